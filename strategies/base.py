@@ -1,0 +1,86 @@
+"""The ask/tell contract every search strategy meets.
+
+A strategy proposes a :class:`Trial` (a cell, and a fidelity for multi-fidelity strategies) and later hears its
+:class:`Observation`. It never sees the benchmark: the runner decides where a trial runs (a table on a simulated
+clock, or real training), so the same strategy code serves both. With several workers, ``ask`` is called again
+before earlier trials are told: strategies must cope with pending trials.
+
+Randomness: every strategy takes ``seed`` and draws only from ``self.rng`` (``numpy.random.Generator``) or a
+``torch.Generator`` seeded from it, so the same seed and the same observations give the same proposals.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from surrogate.space import NB201Space
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One proposal: ``index`` is the NB201 cell index; ``fidelity`` the epochs to train (None = the most)."""
+
+    trial_id: int
+    index: int
+    fidelity: int | None = None
+    info: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the strategy learns about a trial: one seed's validation accuracy (noisy) and side metrics."""
+
+    valid_acc: float
+    fidelity: int
+    cost_s: float
+    params_m: float = float("nan")
+    latency_s: float = float("nan")
+    flops_m: float = float("nan")
+    train_time_s: float = float("nan")
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What the runner tells a strategy about the problem before the search starts."""
+
+    fidelities: tuple[int, ...] = (200,)
+    budget_queries: int | None = None
+    budget_seconds: float | None = None
+    n_workers: int = 1
+    dataset: str = "cifar10"
+
+
+class Strategy(ABC):
+    """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``."""
+
+    name: ClassVar[str] = "base"
+    summary: ClassVar[str] = ""
+    multi_fidelity: ClassVar[bool] = False
+
+    def __init__(self, space: NB201Space, *, seed: int, context: SearchContext | None = None):
+        self.space = space
+        self.seed = int(seed)
+        self.context = context or SearchContext()
+        self.rng = np.random.default_rng(self.seed)
+        self._next_id = 0
+
+    def _new_trial(self, index: int, fidelity: int | None = None, **info: Any) -> Trial:
+        trial = Trial(self._next_id, int(index), fidelity, info)
+        self._next_id += 1
+        return trial
+
+    @abstractmethod
+    def ask(self) -> Trial:
+        """Propose the next trial (called again before earlier trials are told when workers > 1)."""
+
+    @abstractmethod
+    def tell(self, trial: Trial, obs: Observation) -> None:
+        """Learn from a finished trial."""
+
+    @property
+    def max_fidelity(self) -> int:
+        return max(self.context.fidelities)

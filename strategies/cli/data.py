@@ -1,0 +1,149 @@
+"""``nasscout data``: build benchmark files from public sources, import official archives."""
+
+from __future__ import annotations
+
+import click
+
+from surrogate.errors import NasscoutError
+
+
+@click.group()
+def data() -> None:
+    """Build and import benchmark data."""
+
+
+@data.command("build")
+@click.argument("benchmark")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), default=None, help="Write here, not the cache."
+)
+def data_build(benchmark: str, out: str | None) -> None:
+    """(Re)build BENCHMARK (nb201) from its sources."""
+    import time
+
+    from surrogate.build_nb201 import build_nb201
+    from surrogate.tabular import TabularBenchmark
+
+    if benchmark != "nb201":
+        raise NasscoutError(f"unknown benchmark {benchmark!r}; accepted: nb201")
+    t0 = time.perf_counter()
+    path = build_nb201(out)
+    info = TabularBenchmark.open(path).info()
+    click.echo(
+        f"built {path} in {time.perf_counter() - t0:.1f} s: {info['cells']:,} cells, "
+        f"datasets {', '.join(info['datasets'])}, fidelities {info['fidelities']}"
+    )
+
+
+@data.group("import")
+def data_import() -> None:
+    """Import official benchmark archives (per-epoch curves) into a nasscout .h5 file."""
+
+
+def _imported(path, seconds: float) -> str:
+    from surrogate.import_nats import summarize_store
+
+    s = summarize_store(path)
+    lengths = sorted({e for per in s["epochs"].values() for e in per.values()})
+    seeds = max((len(v) for v in s["seeds"].values()), default=0)
+    return (
+        f"imported {s['cells']:,} cells x {len(s['datasets'])} dataset{'s' * (len(s['datasets']) != 1)} "
+        f"({', '.join(s['datasets'])}) "
+        f"x fidelities {', '.join(map(str, s['fidelities']))}: curves of "
+        f"{' and '.join(map(str, lengths)) or 'no'} epochs, up to {seeds} seeds, into {path} "
+        f"in {seconds:.1f} s"
+    )
+
+
+_hp_option = click.option(
+    "--hp",
+    "hps",
+    multiple=True,
+    type=click.Choice(["12", "200"]),
+    help="Training schedule(s) to import (repeatable; default: both).",
+)
+_dataset_option = click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    help="cifar10, cifar100, ImageNet16-120 (repeatable; default: all three).",
+)
+_curves_option = click.option(
+    "--curves",
+    default=None,
+    help="Comma-separated per-epoch metrics to keep (default: all), e.g. valid_acc,train_loss.",
+)
+
+
+def _curves(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+@data_import.command("nats-tss")
+@click.argument("path")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Default: the cache.")
+@_hp_option
+@_dataset_option
+@_curves_option
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="Processes reading cell files."
+)
+def import_nats_tss_cmd(
+    path: str,
+    out: str | None,
+    hps: tuple[str, ...],
+    datasets: tuple[str, ...],
+    curves: str | None,
+    workers: int,
+) -> None:
+    """Import PATH, a NATS-Bench topology directory (e.g. NATS-tss-v1_0-3ffb9-simple)."""
+    import time
+
+    from surrogate.import_nats import HPS, import_nats_tss
+
+    t0 = time.perf_counter()
+    written = import_nats_tss(
+        path,
+        out,
+        hp=hps or HPS,
+        datasets=datasets or None,
+        curves=_curves(curves),
+        workers=workers,
+    )
+    click.echo(_imported(written, time.perf_counter() - t0))
+
+
+@data_import.command("nb201-pth")
+@click.argument("path")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Default: the cache.")
+@_hp_option
+@_dataset_option
+@_curves_option
+@click.option(
+    "--trust-pickle",
+    is_flag=True,
+    help="Allow arbitrary pickled objects (only for a file from a source you trust).",
+)
+def import_nb201_pth_cmd(
+    path: str,
+    out: str | None,
+    hps: tuple[str, ...],
+    datasets: tuple[str, ...],
+    curves: str | None,
+    trust_pickle: bool,
+) -> None:
+    """Import PATH, a NAS-Bench-201-v1_[01]-*.pth file."""
+    import time
+
+    from surrogate.import_nats import HPS, import_nb201_pth
+
+    t0 = time.perf_counter()
+    written = import_nb201_pth(
+        path,
+        out,
+        hp=hps or HPS,
+        datasets=datasets or None,
+        curves=_curves(curves),
+        trust_pickle=trust_pickle,
+    )
+    click.echo(_imported(written, time.perf_counter() - t0))

@@ -1,0 +1,62 @@
+"""The ``nasscout`` command. Subcommand groups live in their own modules and are imported only when used,
+so ``nasscout --help`` and ``nasscout bench query`` start fast (no torch, xgboost or pandas)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from surrogate.errors import NasscoutError
+
+# command name -> (module, attribute, one-line help)
+SUBCOMMANDS = {
+    "bench": ("strategies.cli.bench", "bench", "Inspect and query benchmarks."),
+    "data": ("strategies.cli.data", "data", "Build and import benchmark data."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, attr, _ = SUBCOMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nasscout")
+def cli() -> None:
+    """nasscout: predictor-based neural architecture search, benchmarked honestly."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="nasscout", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("nasscout: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except NasscoutError as exc:
+        click.echo(f"nasscout: error: {exc}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

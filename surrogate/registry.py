@@ -1,0 +1,55 @@
+"""Benchmarks by name: ``nb201`` (built on first use and cached) or the path of any nasscout HDF5 file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from surrogate.errors import DataError, NasscoutError
+from surrogate.sources import benchmark_cache
+from surrogate.tabular import TabularBenchmark
+
+BENCHMARKS = {
+    "nb201": "NAS-Bench-201: 15,625 cells x cifar10, cifar100, ImageNet16-120; 12 and 200 epochs",
+}
+_OPEN: dict[str, TabularBenchmark] = {}
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def open_nb201(*, rebuild: bool = False) -> TabularBenchmark:
+    """The NB201 table from the cache, built first when missing and rebuilt when corrupt."""
+    from surrogate.build_nb201 import build_nb201
+
+    path = benchmark_cache("nb201")
+    hint = "rebuild it with `nasscout data build nb201`"
+    if rebuild or not path.exists():
+        _log(f"nasscout: building the NB201 benchmark into {path} (once, a few seconds)")
+        build_nb201(path)
+    try:
+        return TabularBenchmark.open(path, rebuild_hint=hint)
+    except DataError as exc:
+        _log(f"nasscout: {exc}; rebuilding it now")
+        build_nb201(path)
+        return TabularBenchmark.open(path, rebuild_hint=hint)
+
+
+def load_benchmark(name: str) -> TabularBenchmark:
+    """A benchmark by registry name or file path (opened once per process)."""
+    if name in _OPEN:
+        return _OPEN[name]
+    if name == "nb201":
+        bench = open_nb201()
+    elif name.endswith((".h5", ".hdf5")) or Path(name).is_file():
+        bench = TabularBenchmark.open(
+            name, rebuild_hint="rebuild it with the command that made it (see its README)"
+        )
+    else:
+        accepted = ", ".join(BENCHMARKS)
+        raise NasscoutError(
+            f"unknown benchmark {name!r}; accepted: {accepted}, or a path to a .h5 file"
+        )
+    _OPEN[name] = bench
+    return bench
