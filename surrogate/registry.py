@@ -11,6 +11,7 @@ from surrogate.tabular import TabularBenchmark
 
 BENCHMARKS = {
     "nb201": "NAS-Bench-201: 15,625 cells x cifar10, cifar100, ImageNet16-120; 12 and 200 epochs",
+    "nats-tss": "NATS-Bench topology archive with per-epoch curves (`nasscout data import nats-tss PATH`)",
 }
 _OPEN: dict[str, TabularBenchmark] = {}
 
@@ -46,8 +47,12 @@ def load_benchmark(name: str) -> TabularBenchmark:
         bench = TabularBenchmark.open(
             name, rebuild_hint="rebuild it with the command that made it (see its README)"
         )
+    elif benchmark_cache(name).exists():  # e.g. 'nats-tss' after `nasscout data import nats-tss`
+        bench = TabularBenchmark.open(
+            benchmark_cache(name), rebuild_hint=f"re-import it (`nasscout data import {name} PATH`)"
+        )
     else:
-        accepted = ", ".join(BENCHMARKS)
+        accepted = ", ".join(n for n in BENCHMARKS if n == "nb201" or benchmark_cache(n).exists())
         raise NasscoutError(
             f"unknown benchmark {name!r}; accepted: {accepted}, or a path to a .h5 file"
         )

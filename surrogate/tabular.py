@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -224,15 +225,16 @@ class TabularBenchmark:
             have = ", ".join(sorted(F.curves)) or "none (this benchmark records final values only)"
             raise NasscoutError(f"no {metric!r} curves for {ds} at {fid} epochs; recorded: {have}")
         _, pos = self.rows(archs)
-        c = F.curves[metric].astype(np.float64)
+        c = F.curves[metric]  # index first, then cast: a full archive's curves are hundreds of MB
         if seed is None or seed == "mean":
-            with np.errstate(all="ignore"):
-                return np.nanmean(c[pos], axis=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # epochs no seed recorded stay NaN
+                return np.nanmean(c[pos].astype(np.float64), axis=1)
         if isinstance(seed, np.random.Generator):
             u = seed.random(len(pos))
             col = F.present_first[pos, (u * F.n_seeds[pos]).astype(np.int64)]
-            return c[pos, col]
-        return c[pos, self._seed_column(F, seed, ds, fid)]
+            return c[pos, col].astype(np.float64)
+        return c[pos, self._seed_column(F, seed, ds, fid)].astype(np.float64)
 
     def extra(self, archs: Any, *, dataset: str, field: str) -> np.ndarray:
         """Other per-cell numbers held by the file (e.g. 'zen', 'naslib_valid_acc', 'zc_synflow')."""

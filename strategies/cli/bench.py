@@ -22,7 +22,10 @@ def bench_list() -> None:
 
     for name, desc in BENCHMARKS.items():
         path = benchmark_cache(name)
-        state = f"cached at {path}" if path.exists() else "built on first use"
+        if path.exists():
+            state = f"cached at {path}"
+        else:
+            state = "built on first use" if name == "nb201" else "not imported on this machine"
         click.echo(f"{name:8s} {desc}\n{'':8s} {state}")
     click.echo("Any nasscout .h5 file works too, e.g. `nasscout bench info datasets/FILE.h5`.")
 

@@ -79,9 +79,14 @@ def _curves(text: str | None) -> list[str] | None:
     return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
 
-@data_import.command("nats-tss")
+@data_import.command("nats-tss", short_help="Import a NATS-Bench topology directory.")
 @click.argument("path")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Default: the cache.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Output .h5 (default: $NASSCOUT_HOME/benchmarks/nats-tss.h5).",
+)
 @_hp_option
 @_dataset_option
 @_curves_option
@@ -96,7 +101,11 @@ def import_nats_tss_cmd(
     curves: str | None,
     workers: int,
 ) -> None:
-    """Import PATH, a NATS-Bench topology directory (e.g. NATS-tss-v1_0-3ffb9-simple)."""
+    """Import a NATS-Bench topology directory.
+
+    PATH is an unpacked NATS-tss-v1_0-3ffb9-simple directory; every cell file it holds is imported with
+    its per-seed, per-epoch records of the 12- and 200-epoch schedules.
+    """
     import time
 
     from surrogate.import_nats import HPS, import_nats_tss
@@ -113,9 +122,14 @@ def import_nats_tss_cmd(
     click.echo(_imported(written, time.perf_counter() - t0))
 
 
-@data_import.command("nb201-pth")
+@data_import.command("nb201-pth", short_help="Import a NAS-Bench-201 .pth file.")
 @click.argument("path")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Default: the cache.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Output .h5 (default: $NASSCOUT_HOME/benchmarks/nb201-pth.h5).",
+)
 @_hp_option
 @_dataset_option
 @_curves_option
@@ -132,7 +146,10 @@ def import_nb201_pth_cmd(
     curves: str | None,
     trust_pickle: bool,
 ) -> None:
-    """Import PATH, a NAS-Bench-201-v1_[01]-*.pth file."""
+    """Import a NAS-Bench-201 .pth file.
+
+    PATH is NAS-Bench-201-v1_0-e61699.pth or NAS-Bench-201-v1_1-096897.pth.
+    """
     import time
 
     from surrogate.import_nats import HPS, import_nb201_pth
