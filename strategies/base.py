@@ -74,8 +74,13 @@ class Strategy(ABC):
         return trial
 
     @abstractmethod
-    def ask(self) -> Trial:
-        """Propose the next trial (called again before earlier trials are told when workers > 1)."""
+    def ask(self) -> Trial | None:
+        """Propose the next trial (called again before earlier trials are told when workers > 1).
+
+        Returning None means "nothing to propose until a pending trial reports" (e.g. a synchronous rung
+        waiting for its last results); the runner then leaves the worker idle until the next ``tell``. It is
+        an error while no trial is pending.
+        """
 
     @abstractmethod
     def tell(self, trial: Trial, obs: Observation) -> None:

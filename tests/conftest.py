@@ -15,7 +15,9 @@ else:
     os.environ["NASSCOUT_HOME"] = tempfile.mkdtemp(prefix="nasscout-test-home-")
 os.environ.setdefault("NASSCOUT_OFFLINE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(
+    os.environ.get("NASSCOUT_DATA_SOURCES") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +28,7 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def nb201():
+def nb201(shared_data):
     from surrogate.registry import load_benchmark
 
     return load_benchmark("nb201")

@@ -14,6 +14,8 @@ from surrogate.errors import NasscoutError
 SUBCOMMANDS = {
     "bench": ("strategies.cli.bench", "bench", "Inspect and query benchmarks."),
     "data": ("strategies.cli.data", "data", "Build and import benchmark data."),
+    "run": ("strategies.cli.run", "run", "Run search strategies on a benchmark (resumable)."),
+    "report": ("strategies.cli.report", "report", "Summarise a run: regret table, JSON, plots."),
 }
 
 

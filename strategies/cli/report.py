@@ -1,0 +1,43 @@
+"""``nasscout report``: the regret table (or JSON) of a run directory, and its two plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from surrogate.errors import NasscoutError
+
+
+@click.command("report")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object keyed by strategy.")
+@click.option("--no-plots", is_flag=True, help="Skip writing the PNG plots.")
+def report(directory: Path, as_json: bool, no_plots: bool) -> None:
+    """Summarise the run in DIRECTORY: regret (pp) and test accuracy at 25/50/100/200 queries and at the end.
+
+    Rewrites DIRECTORY/results.csv from the journal first (so an interrupted run can be reported), then
+    writes regret_vs_queries.png and regret_vs_time.png next to it.
+    """
+    from strategies.report import format_table, plot_regret, summarize
+    from strategies.results import load_results, nan_to_none
+
+    df, meta = load_results(directory)
+    if len(df) == 0:
+        raise NasscoutError(f"{directory} holds no evaluations yet; run or --resume it first")
+    summary = summarize(df, meta)
+    paths = []
+    if not no_plots:
+        try:
+            paths = plot_regret(df, meta, directory)
+        except OSError as exc:
+            raise NasscoutError(
+                f"cannot write plots to {directory}: {exc.strerror or exc}"
+            ) from None
+    if as_json:
+        click.echo(json.dumps(nan_to_none(summary), indent=2))
+        return
+    click.echo(format_table(summary, meta))
+    if paths:
+        click.echo("plots: " + ", ".join(str(p) for p in paths))

@@ -1,0 +1,152 @@
+"""``nasscout run``: many seeds of many strategies on a benchmark, on the simulated clock, resumable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from surrogate.errors import NasscoutError
+
+# option name -> RunConfig field
+_FIELDS = {
+    "benchmark": "benchmark",
+    "dataset": "dataset",
+    "strategy": "strategies",
+    "first_seed": "first_seed",
+    "seeds": "n_seeds",
+    "budget_queries": "budget_queries",
+    "budget_seconds": "budget_seconds",
+    "workers": "n_workers",
+}
+
+
+def _list_strategies() -> None:
+    from strategies.registry import list_strategies
+
+    rows = list_strategies()
+    width = max(len(n) for n, _ in rows)
+    for name, summary in rows:
+        click.echo(f"{name:<{width}}  {summary}")
+
+
+@click.command("run")
+@click.option("--benchmark", default="nb201", show_default=True, help="Benchmark name or .h5 path.")
+@click.option(
+    "--dataset", default="cifar10", show_default=True, help="cifar10, cifar100, ImageNet16-120."
+)
+@click.option("--strategy", default=None, help="Comma-separated strategy names, or 'all'.")
+@click.option(
+    "--budget-queries",
+    type=int,
+    default=None,
+    help="Evaluations per search (default 200 when no budget is given).",
+)
+@click.option("--budget-seconds", type=float, default=None, help="Simulated seconds per search.")
+@click.option(
+    "--seeds", type=int, default=1, show_default=True, help="Number of seeds per strategy."
+)
+@click.option("--first-seed", type=int, default=0, show_default=True, help="Seeds are K..K+N-1.")
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="Simulated parallel workers."
+)
+@click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Run directory to create."
+)
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary line.")
+@click.option("--list-strategies", is_flag=True, help="List the strategies and exit.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    benchmark: str,
+    dataset: str,
+    strategy: str | None,
+    budget_queries: int | None,
+    budget_seconds: float | None,
+    seeds: int,
+    first_seed: int,
+    workers: int,
+    jobs: int,
+    out: Path | None,
+    resume: bool,
+    quiet: bool,
+    list_strategies: bool,
+) -> None:
+    """Search with every --strategy for seeds K..K+N-1; write OUT/results.csv and OUT/meta.json.
+
+    Each evaluation costs the benchmark's training time on a simulated clock; the strategy sees one seed's
+    validation accuracy. Same options -> same results.csv (except wall_time_s). Kill it at any time and
+    continue with --resume (options not repeated are taken from OUT/meta.json).
+    """
+    if list_strategies:
+        _list_strategies()
+        return
+    if out is None:
+        raise NasscoutError("no --out given; accepted: a directory for results.csv and meta.json")
+    from strategies.experiment import make_config, run_experiment
+
+    values = {
+        "benchmark": benchmark,
+        "dataset": dataset,
+        "strategy": strategy,
+        "first_seed": first_seed,
+        "seeds": seeds,
+        "budget_queries": budget_queries,
+        "budget_seconds": budget_seconds,
+        "workers": workers,
+    }
+    if resume:
+        from strategies.results import read_meta
+
+        if not out.is_dir():
+            raise NasscoutError(f"nothing to resume: {out} does not exist; run without --resume")
+        cfg = read_meta(out)["config"]
+        given = {k for k in values if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
+        # options not given are the run's; given ones are checked against it by run_experiment
+        for key, field in _FIELDS.items():
+            if key not in given:
+                values[key] = ",".join(cfg[field]) if key == "strategy" else cfg[field]
+    if values["strategy"] is None:
+        from strategies.registry import strategy_names
+
+        raise NasscoutError(
+            f"no --strategy given; accepted: all, or any of {', '.join(strategy_names())}"
+        )
+    if values["budget_queries"] is None and values["budget_seconds"] is None:
+        values["budget_queries"] = 200
+    config, bench = make_config(
+        benchmark=values["benchmark"],
+        dataset=values["dataset"],
+        strategies=values["strategy"],
+        first_seed=values["first_seed"],
+        n_seeds=values["seeds"],
+        budget_queries=values["budget_queries"],
+        budget_seconds=values["budget_seconds"],
+        n_workers=values["workers"],
+    )
+    try:
+        summary = run_experiment(
+            out,
+            config,
+            bench,
+            jobs=jobs,
+            quiet=quiet,
+            command_line=["nasscout", *sys.argv[1:]] if sys.argv else [],
+            resume=resume,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nnasscout: interrupted; continue with: nasscout run --out {out} --resume", err=True
+        )
+        raise
+    if not quiet:
+        what = f"{len(config.strategies)} strategies x {config.n_seeds} seeds"
+        resumed = f", {summary.n_new_runs} (re)started" if resume else ""
+        click.echo(
+            f"{what}: {summary.n_rows:,} evaluations{resumed} in {summary.seconds:.1f} s "
+            f"-> {out / 'results.csv'}\nnext: nasscout report {out}"
+        )

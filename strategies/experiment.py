@@ -1,0 +1,500 @@
+"""Many searches at once: every listed strategy x every seed, into one run directory, resumable.
+
+Each (strategy, seed) search is one task for :class:`~strategies.runner.Runner`; tasks run in up to ``jobs``
+forked processes (the benchmark is loaded once, before forking) which append to the shared journal. Resume
+replays the journal: finished searches are skipped, unfinished ones are re-run with their journaled
+evaluations fed back (and checked) instead of re-evaluated, then continue. Because every random draw is a
+function of (seed, trial) only, the final ``results.csv`` equals that of an uninterrupted run, whatever the
+number of processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import inspect
+import os
+import platform
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail, read_journal
+from strategies.registry import get_strategy, parse_strategy_list
+from strategies.results import (
+    LOCK_NAME,
+    META_NAME,
+    RESULTS_NAME,
+    read_meta,
+    write_meta,
+    write_results,
+)
+from strategies.runner import Runner, table_lookup
+from surrogate.errors import NasscoutError
+
+MAX_SEEDS = 100_000
+MAX_SEED = 2**32 - 1
+META_SCHEMA = 1
+# Options that change results: a resume must use the run's values.
+RESULT_OPTIONS = (
+    "benchmark",
+    "dataset",
+    "strategies",
+    "first_seed",
+    "n_seeds",
+    "budget_queries",
+    "budget_seconds",
+    "n_workers",
+)
+OPTION_FLAGS = {
+    "benchmark": "--benchmark",
+    "dataset": "--dataset",
+    "strategies": "--strategy",
+    "first_seed": "--first-seed",
+    "n_seeds": "--seeds",
+    "budget_queries": "--budget-queries",
+    "budget_seconds": "--budget-seconds",
+    "n_workers": "--workers",
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run directory holds: the options that determine its results."""
+
+    benchmark: str
+    dataset: str
+    strategies: tuple[str, ...]
+    first_seed: int
+    n_seeds: int
+    budget_queries: int | None
+    budget_seconds: float | None
+    n_workers: int = 1
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.n_seeds))
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["strategies"] = list(self.strategies)
+        return d
+
+
+def _int_in(value: Any, flag: str, low: int, high: int) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not low <= value <= high
+    ):
+        raise NasscoutError(f"{flag} {value!r} is invalid; accepted: an integer {low}..{high:,}")
+    return int(value)
+
+
+def make_config(
+    *,
+    benchmark: str = "nb201",
+    dataset: str = "cifar10",
+    strategies: str | list[str] | tuple[str, ...],
+    first_seed: int = 0,
+    n_seeds: int = 1,
+    budget_queries: int | None = None,
+    budget_seconds: float | None = None,
+    n_workers: int = 1,
+) -> tuple[RunConfig, Any]:
+    """Validate options (loading the benchmark) -> (config, benchmark). Nothing touches the disk."""
+    from surrogate.registry import load_benchmark
+
+    names = parse_strategy_list(
+        ",".join(strategies) if not isinstance(strategies, str) else strategies
+    )
+    for name in names:
+        get_strategy(name)  # fail now on an import problem, not in a worker
+    n_seeds = _int_in(n_seeds, "--seeds", 1, MAX_SEEDS)
+    first_seed = _int_in(first_seed, "--first-seed", 0, MAX_SEED - n_seeds + 1)
+    bench = load_benchmark(benchmark)
+    ds = bench.dataset(dataset)
+    if budget_queries is None and budget_seconds is None:
+        raise NasscoutError(
+            "no budget given; accepted: --budget-queries N and/or --budget-seconds S"
+        )
+    if budget_queries is not None:
+        budget_queries = _int_in(
+            budget_queries,
+            "--budget-queries",
+            1,
+            bench.space.N_CELLS * len(bench.fidelities_for(ds)),
+        )
+    try:
+        runner = Runner(
+            bench,
+            dataset=ds,
+            seed=first_seed,
+            n_workers=n_workers,
+            budget_queries=budget_queries,
+            budget_seconds=budget_seconds,
+        )
+    except NasscoutError as exc:  # reword the Python-API names as the CLI flags
+        msg = (
+            str(exc).replace("budget_seconds", "--budget-seconds").replace("n_workers", "--workers")
+        )
+        raise NasscoutError(msg) from None
+    config = RunConfig(
+        benchmark=str(benchmark),
+        dataset=ds,
+        strategies=tuple(names),
+        first_seed=first_seed,
+        n_seeds=n_seeds,
+        budget_queries=budget_queries,
+        budget_seconds=runner.budget_seconds,
+        n_workers=runner.n_workers,
+    )
+    return config, bench
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        nasscout = version("nasscout")
+    except PackageNotFoundError:
+        nasscout = "0+unknown"
+    return {"nasscout": nasscout, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _strategy_facts(names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    options: dict[str, Any] = {}
+    objectives: dict[str, list[str]] = {}
+    for name in names:
+        cls = get_strategy(name)
+        params = inspect.signature(cls.__init__).parameters.values()
+        options[name] = {
+            p.name: p.default
+            for p in params
+            if p.kind is p.KEYWORD_ONLY
+            and p.name not in ("seed", "context")
+            and isinstance(p.default, (int, float, str, bool, type(None)))
+        }
+        obj = getattr(cls, "objectives", None)
+        if obj:
+            objectives[name] = [str(o) for o in obj]
+    return options, objectives
+
+
+def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[str, Any]:
+    """Everything needed to reproduce and to report the run without reloading the benchmark."""
+    ds = config.dataset
+    best_index, best_value = bench.best(ds)
+    cells = getattr(bench, "cells", bench.space.all_indices)
+    top = max(bench.fidelities_for(ds))
+    mean = bench.query(cells, dataset=ds, fidelity=top, seed="mean")
+    options, objectives = _strategy_facts(config.strategies)
+    return {
+        "schema": "nasscout-run",
+        "schema_version": META_SCHEMA,
+        "versions": _versions(),
+        "config": {
+            **config.to_json(),
+            "seeds": config.seeds,
+            "benchmark_name": getattr(bench, "name", config.benchmark),
+        },
+        "strategy_options": options,
+        "objectives": objectives,
+        "benchmark": {
+            "name": getattr(bench, "name", config.benchmark),
+            "path": str(getattr(bench, "path", "")),
+            "created_utc": getattr(bench, "attrs", {}).get("created_utc"),
+            "fidelities": list(bench.fidelities_for(ds)),
+            "top_fidelity": int(top),
+            "best_index": int(best_index),
+            "best_arch": bench.space.format(int(best_index)),
+            "best_valid_acc": float(best_value),
+            # hypervolume reference for (accuracy up, params down): the worst value of each over all cells
+            "hv_ref": [float(np.nanmin(mean.valid_acc)), float(np.nanmax(mean.params_m))],
+        },
+        "noise": "trial t of seed s observes recorded seed number floor(u * n_seeds) of its cell, "
+        "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]",
+        "strategy_options_note": "keyword options of each strategy class as run (None: the class default)",
+        "command_line": command_line,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "resumed": [],
+        "columns_note": "results.csv is identical for identical options except the wall_time_s column",
+    }
+
+
+# ---- run directory ------------------------------------------------------------------------------------------------
+def _dir_error(out: Path, exc: OSError) -> NasscoutError:
+    return NasscoutError(f"cannot write to {out}: {exc.strerror or exc}; choose a writable --out")
+
+
+def _lock(out: Path) -> int:
+    try:
+        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _dir_error(out, exc) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise NasscoutError(
+            f"another nasscout process is running in {out} ({out / LOCK_NAME} is locked); "
+            "wait for it or stop it first"
+        ) from None
+    return fd
+
+
+def prepare_new(out: Path) -> int:
+    """Create the run directory; refuse (never overwrite) when it already holds a run. Returns the lock fd."""
+    if out.exists() and not out.is_dir():
+        raise NasscoutError(f"--out {out} is a file; give a directory")
+    taken = [n for n in (META_NAME, JOURNAL_NAME, RESULTS_NAME) if (out / n).exists()]
+    if taken:
+        raise NasscoutError(
+            f"{out} already holds a run ({', '.join(taken)}); add --resume to continue it, "
+            "or choose another --out (nothing was overwritten)"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _dir_error(out, exc) from None
+    if not os.access(out, os.W_OK):
+        raise NasscoutError(f"cannot write to {out}: permission denied; choose a writable --out")
+    return _lock(out)
+
+
+def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:
+    """Refuse a resume whose explicitly given options differ from the run's (naming the first that does)."""
+    cfg = meta["config"]
+    for key, value in given.items():
+        if key not in RESULT_OPTIONS:
+            continue
+        have = cfg.get(key)
+        if key == "strategies":
+            value, have = list(value), list(have)
+        if value != have:
+            shown = ",".join(value) if key == "strategies" else value
+            had = ",".join(have) if key == "strategies" else have
+            raise NasscoutError(
+                f"cannot resume: {OPTION_FLAGS[key]} {shown} differs from the run's {had} "
+                f"(in {META_NAME}); drop the option or use the same value"
+            )
+
+
+# ---- executing tasks --------------------------------------------------------------------------------------------
+class _Shared:
+    """State the task function needs; set in the parent before forking so workers inherit it."""
+
+    config: RunConfig
+    bench: Any
+    journal_path: Path
+    replay: dict[tuple[str, int], dict[int, dict[str, Any]]]
+    counter: Any = None  # multiprocessing.Value with evaluations done (process mode)
+    tick: Any = None  # in-process progress callback
+
+
+_S = _Shared()
+_WRITER: tuple[int, JournalWriter] | None = None
+
+
+def _writer() -> JournalWriter:
+    global _WRITER
+    if _WRITER is None or _WRITER[0] != os.getpid():
+        _WRITER = (os.getpid(), JournalWriter(_S.journal_path))
+    return _WRITER[1]
+
+
+def _close_writer() -> None:
+    global _WRITER
+    if _WRITER is not None and _WRITER[0] == os.getpid():
+        _WRITER[1].close()
+    _WRITER = None
+
+
+def _run_task(task: tuple[str, int]) -> tuple[str, int, int]:
+    strategy, seed = task
+    cfg = _S.config
+    runner = Runner(
+        _S.bench,
+        dataset=cfg.dataset,
+        seed=seed,
+        n_workers=cfg.n_workers,
+        budget_queries=cfg.budget_queries,
+        budget_seconds=cfg.budget_seconds,
+    )
+    journal = _writer()
+    if _S.counter is not None:
+        pending = [0]
+        counter = _S.counter
+
+        def tick() -> None:
+            pending[0] += 1
+            if pending[0] >= 16:
+                with counter.get_lock():
+                    counter.value += pending[0]
+                pending[0] = 0
+    else:
+        tick = _S.tick
+        pending = None
+    traj = runner.run(
+        strategy, journal=journal, replay=_S.replay.get(task), on_row=tick, name=strategy
+    )
+    journal.add({"strategy": strategy, "seed": seed, "done": True, "rows": len(traj)})
+    journal.flush()
+    if pending is not None and pending[0]:
+        with _S.counter.get_lock():
+            _S.counter.value += pending[0]
+    return strategy, seed, len(traj)
+
+
+def _init_worker() -> None:
+    """Die with the parent (a kill -9 of `nasscout run` must not leave workers writing to the journal), leave
+    Ctrl-C to the parent, and use one thread each."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # one thread per worker process: `jobs` processes already fill the cores
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _progress(total: int | None, initial: int, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="eval",
+        desc="nasscout run",
+        disable=True if quiet else None,  # None: hidden when stderr is not a terminal
+        file=sys.stderr,
+        dynamic_ncols=True,
+        mininterval=0.2,
+    )
+
+
+def _execute(tasks: list[tuple[str, int]], jobs: int, bar: Any) -> None:
+    if jobs <= 1 or len(tasks) <= 1:
+        _S.counter = None
+        _S.tick = lambda: bar.update(1)
+        try:
+            for task in tasks:
+                _run_task(task)
+        finally:
+            _close_writer()
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    _S.counter = ctx.Value("q", 0)
+    shown = 0
+    with ctx.Pool(processes=min(jobs, len(tasks)), initializer=_init_worker) as pool:
+        pending = [pool.apply_async(_run_task, (t,)) for t in tasks]
+        try:
+            while pending:
+                time.sleep(0.05)
+                still = []
+                for res in pending:
+                    if res.ready():
+                        res.get()  # re-raises a worker's error here
+                    else:
+                        still.append(res)
+                pending = still
+                now = _S.counter.value
+                bar.update(now - shown)
+                shown = now
+        except BaseException:
+            pool.terminate()
+            raise
+        pool.close()
+        pool.join()
+    # workers flush (not fsync) per task; make everything durable once
+    fd = os.open(_S.journal_path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class RunSummary:
+    out: Path
+    n_runs: int
+    n_rows: int
+    n_new_runs: int
+    seconds: float
+
+
+def run_experiment(
+    out: str | os.PathLike,
+    config: RunConfig,
+    bench: Any,
+    *,
+    jobs: int = 2,
+    quiet: bool = False,
+    command_line: list[str] | None = None,
+    resume: bool = False,
+) -> RunSummary:
+    """Run (or, with ``resume``, continue) every search of ``config`` into ``out``."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    jobs = _int_in(jobs, "--jobs", 1, 256)
+    command_line = command_line if command_line is not None else list(sys.argv)
+    if resume:
+        if not (out / META_NAME).exists():
+            raise NasscoutError(
+                f"nothing to resume in {out}: {META_NAME} is missing; run without --resume"
+            )
+        meta = read_meta(out)
+        compare_options(meta, config.to_json())
+        lock = _lock(out)
+    else:
+        lock = prepare_new(out)
+        meta = build_meta(config, bench, command_line)
+    try:
+        journal_path = out / JOURNAL_NAME
+        try:
+            if resume:
+                drop_partial_tail(journal_path)
+                meta["resumed"].append(
+                    {
+                        "command_line": command_line,
+                        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    }
+                )
+            write_meta(out, meta)
+            journal_path.touch()
+        except OSError as exc:
+            raise _dir_error(out, exc) from None
+        contents = read_journal(journal_path)
+        all_tasks = [(s, seed) for s in config.strategies for seed in config.seeds]
+        tasks = [t for t in all_tasks if t not in contents.done]
+        _S.config, _S.bench, _S.journal_path = config, bench, journal_path
+        if hasattr(bench, "seeds"):
+            table_lookup(bench, config.dataset)  # built once here, inherited by forked workers
+        _S.replay = {t: contents.rows[t] for t in tasks if t in contents.rows}
+        per_run = config.budget_queries
+        total = per_run * len(all_tasks) if per_run else None
+        initial = sum(len(contents.rows.get(t, {})) for t in all_tasks if t in contents.done)
+        with _progress(total, initial, quiet) as bar:
+            _execute(tasks, jobs, bar)
+            if total is not None:
+                bar.update(total - bar.n)
+        final = write_results(out, meta)
+    except OSError as exc:
+        raise _dir_error(out, exc) from None
+    finally:
+        os.close(lock)
+    return RunSummary(out, len(all_tasks), final.n_rows, len(tasks), time.perf_counter() - t0)

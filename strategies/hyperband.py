@@ -1,0 +1,231 @@
+"""Successive halving and Hyperband on a benchmark's own fidelities (NB201: 12 and 200 epochs).
+
+Rungs are the fidelities the benchmark records, not the geometric ladder ``R * eta**-k`` of the papers: NB201
+trains each cell for 12 or for 200 epochs and nothing in between, and its 12-epoch run is a *separate, shorter
+schedule*. Promoting a cell therefore starts a new 200-epoch training run (costing its full time); nothing of
+the 12-epoch run is reused or spliced into it.
+
+Budget: every evaluation is one query, whatever its fidelity. On NB201 a 12-epoch run costs about 6% of the
+simulated time of a 200-epoch run, so for a budget in simulated seconds successive halving screens many cells
+cheaply; for a budget in queries a screened cell costs as much as a fully trained one, so (with eta=3) a
+200-query budget buys about 150 evaluations at 12 epochs and 50 at 200. When the context gives a query
+budget, the last bracket is shrunk to fit it, so no query is spent on a screening whose winners could no
+longer be trained (a budget in seconds is not forecast: brackets are not trimmed for it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from strategies.base import Observation, SearchContext, Strategy, Trial
+from surrogate.errors import NasscoutError
+from surrogate.space import NB201Space
+
+
+def bracket_sizes(n0: int, n_rungs: int, eta: float) -> list[int]:
+    """Cells per rung when ``n0`` start and the best ``1/eta`` (at least one) go on at each rung."""
+    sizes = [int(n0)]
+    for _ in range(n_rungs - 1):
+        sizes.append(max(1, int(sizes[-1] // eta)))
+    return sizes
+
+
+@dataclass
+class _Bracket:
+    """One successive-halving bracket over ``rungs`` (fidelities, ascending)."""
+
+    bid: int
+    rungs: tuple[int, ...]
+    sizes: list[int]
+    queue: deque = field(default_factory=deque)  # cells ready to be asked at the current rung
+    rung: int = 0  # the rung being filled
+    results: dict = field(default_factory=dict)  # rung -> list of (acc, index)
+    pending: int = 0  # asked at the current rung, not told yet
+    asked: int = 0  # asked in total
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes)
+
+    @property
+    def done(self) -> bool:
+        return self.asked == self.total and self.pending == 0
+
+
+class SuccessiveHalving(Strategy):
+    """Synchronous successive halving (Jamieson & Talwalkar 2016; Karnin et al. 2013) over the fidelities.
+
+    A bracket draws ``n_configs`` cells never evaluated before, trains each at the lowest fidelity, and promotes
+    the best ``floor(n/eta)`` (at least one), ranked by observed validation accuracy, to the next fidelity,
+    until the highest. Brackets repeat until the budget ends.
+
+    Defaults: ``eta=3`` (Hyperband, Li et al. 2018; Syne Tune's reduction factor); ``n_configs`` defaults to
+    ``eta ** floor(log_eta(max_fidelity / min_fidelity))``, the size of Hyperband's most exploratory bracket for
+    this fidelity range: 9 on NB201 (200/12 = 16.7 -> 3**2), i.e. 9 cells at 12 epochs, the best 3 at 200
+    (12 queries per bracket).
+
+    Several workers: a bracket waits for all its results at a rung before promoting (that is what makes it
+    synchronous); meanwhile free workers start the next bracket's lowest rung instead of idling, and the oldest
+    bracket's promotions are always asked first.
+    """
+
+    name = "sh"
+    summary = "successive halving: screen cells at 12 epochs, train the best third at 200 (eta=3)"
+    multi_fidelity = True
+
+    def __init__(
+        self,
+        space: NB201Space,
+        *,
+        seed: int,
+        context: SearchContext | None = None,
+        eta: float = 3,
+        n_configs: int | None = None,
+    ):
+        super().__init__(space, seed=seed, context=context)
+        if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 1):
+            raise NasscoutError(f"{self.name}: eta {eta!r} is invalid; accepted: a number > 1")
+        fids = sorted({int(f) for f in self.context.fidelities})
+        if not fids or fids[0] <= 0:
+            raise NasscoutError(
+                f"{self.name}: fidelities {self.context.fidelities!r} are invalid; accepted: epochs > 0"
+            )
+        self.eta = float(eta)
+        self.rungs = tuple(fids)
+        if n_configs is None:
+            s = int(
+                math.floor(math.log(self.rungs[-1] / self.rungs[0]) / math.log(self.eta) + 1e-9)
+            )
+            n_configs = int(round(self.eta**s))
+        if not (isinstance(n_configs, (int, np.integer)) and n_configs >= 1):
+            raise NasscoutError(
+                f"{self.name}: n_configs {n_configs!r} is invalid; accepted: an integer >= 1"
+            )
+        self.n_configs = int(n_configs)
+        self._seen = np.zeros(space.N_CELLS, dtype=bool)
+        self._n_seen = 0
+        self._brackets: list[_Bracket] = []
+        self._owner: dict[int, tuple[_Bracket, int]] = {}  # trial_id -> (bracket, rung index)
+        self._n_brackets = 0
+        self.history: list[_Bracket] = []  # finished brackets (for inspection and tests)
+
+    # ---- bracket plans (Hyperband overrides) ------------------------------------------------------
+    def _plan(self) -> tuple[int, int]:
+        """(index of the bracket's first rung, cells at that rung) for the next bracket."""
+        return 0, self.n_configs
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    def _sample_unseen(self, n: int) -> list[int]:
+        out: list[int] = []
+        while len(out) < n:
+            if self._n_seen >= self.space.N_CELLS:  # space exhausted: allow repeats
+                out.append(int(self.rng.integers(self.space.N_CELLS)))
+                continue
+            i = int(self.rng.integers(self.space.N_CELLS))
+            if not self._seen[i]:
+                self._seen[i] = True
+                self._n_seen += 1
+                out.append(i)
+        return out
+
+    def _committed(self) -> int:
+        return sum(b.total - b.asked for b in self._brackets)
+
+    def _fit_to_budget(self, start: int, n: int) -> tuple[int, int]:
+        """Shrink the next bracket so that, with the brackets in flight, it ends within the query budget."""
+        budget = self.context.budget_queries
+        if budget is None:
+            return start, n
+        left = int(budget) - self._next_id - self._committed()
+        if left <= 0:
+            return start, n  # past the budget (the runner decides when to stop): keep the plan
+        rungs = len(self.rungs) - start
+        while n > 1 and sum(bracket_sizes(n, rungs, self.eta)) > left:
+            n -= 1
+        while rungs > 1 and sum(bracket_sizes(n, rungs, self.eta)) > left:
+            start, rungs = start + 1, rungs - 1  # too few queries to screen: train directly
+        return start, n
+
+    def _new_bracket(self) -> _Bracket:
+        start, n = self._fit_to_budget(*self._plan())
+        rungs = self.rungs[start:]
+        b = _Bracket(self._n_brackets, rungs, bracket_sizes(n, len(rungs), self.eta))
+        b.queue.extend(self._sample_unseen(n))
+        self._n_brackets += 1
+        self._brackets.append(b)
+        return b
+
+    # ---- ask/tell -----------------------------------------------------------------------------------
+    def ask(self) -> Trial:
+        bracket = next((b for b in self._brackets if b.queue), None) or self._new_bracket()
+        index = bracket.queue.popleft()
+        bracket.pending += 1
+        bracket.asked += 1
+        trial = self._new_trial(index, fidelity=bracket.rungs[bracket.rung])
+        self._owner[trial.trial_id] = (bracket, bracket.rung)
+        return trial
+
+    def tell(self, trial: Trial, obs: Observation) -> None:
+        owner = self._owner.pop(trial.trial_id, None)
+        if owner is None:
+            return  # not ours (e.g. replayed from another strategy): nothing to learn
+        bracket, rung = owner
+        acc = float(obs.valid_acc)
+        bracket.results.setdefault(rung, []).append(
+            (acc if math.isfinite(acc) else -math.inf, trial.index)
+        )
+        bracket.pending -= 1
+        self._advance(bracket)
+
+    def _advance(self, b: _Bracket) -> None:
+        if b.pending or b.queue or len(b.results.get(b.rung, [])) < b.sizes[b.rung]:
+            return
+        if b.rung + 1 < len(b.rungs):
+            told = b.results[b.rung]
+            accs = np.array([a for a, _ in told])
+            idx = np.array([i for _, i in told])
+            order = np.lexsort((idx, -accs))  # best observed first; ties: the smaller index
+            b.rung += 1
+            b.queue.extend(int(i) for i in idx[order[: b.sizes[b.rung]]])
+        elif b.done:
+            self._brackets.remove(b)
+            self.history.append(b)
+
+
+class Hyperband(SuccessiveHalving):
+    """Hyperband (Li et al. 2018): successive-halving brackets that start at every fidelity in turn.
+
+    With the benchmark's fidelities as rungs, ``s_max = len(fidelities) - 1`` (1 on NB201): bracket ``s`` starts
+    at rung ``s_max - s``. The most exploratory bracket has ``n_configs`` cells (as ``sh``); every other bracket
+    gets as many cells as fit in the same number of training epochs -- Hyperband's "every bracket spends about
+    the same budget" rule, computed with the real fidelities since they are not a geometric ladder. On NB201
+    with eta=3: bracket 1 = 9 cells at 12 epochs -> best 3 at 200 (708 epochs), bracket 0 = 3 cells straight
+    at 200 (600 epochs); the brackets alternate, 15 queries per cycle.
+    """
+
+    name = "hyperband"
+    summary = (
+        "Hyperband: successive-halving brackets starting at 12 and at 200 epochs in turn (eta=3)"
+    )
+
+    def _plan(self) -> tuple[int, int]:
+        s_max = len(self.rungs) - 1
+        s = s_max - (self._n_brackets % (s_max + 1))
+        start = s_max - s
+        if start == 0:
+            return 0, self.n_configs
+        epochs = self._epochs(self.n_configs, self.rungs)
+        rungs = self.rungs[start:]
+        n = 1
+        while self._epochs(n + 1, rungs) <= epochs:
+            n += 1
+        return start, n
+
+    def _epochs(self, n: int, rungs: tuple[int, ...]) -> int:
+        """Training epochs a bracket of ``n`` cells over ``rungs`` costs."""
+        sizes = bracket_sizes(n, len(rungs), self.eta)
+        return sum(k * r for k, r in zip(sizes, rungs, strict=True))

@@ -1,0 +1,340 @@
+"""Summaries of a run directory: regret and test accuracy of the incumbent, per strategy, over seeds.
+
+Regret (percentage points) = the benchmark's best seed-mean validation accuracy minus the true (seed-mean,
+top-fidelity) validation accuracy of the incumbent, the cell with the best *observed* accuracy so far among
+top-fidelity evaluations. "At N queries" means after the N-th evaluation (any fidelity); seeds with fewer
+evaluations (a time budget ended them) are left out of that column, and it is null when none reached N.
+Confidence intervals are Student-t 95% half-widths over seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strategies.runner import incumbent_positions
+
+CHECKPOINTS = (25, 50, 100, 200)
+LOG_FLOOR = 1e-3  # zero regret is drawn here on log axes
+
+
+@dataclass
+class SeedCurve:
+    """One search: per evaluation, the incumbent's regret and test accuracy, and the simulated time."""
+
+    seed: int
+    regret: np.ndarray
+    test_acc: np.ndarray
+    sim_time: np.ndarray
+    found_best: np.ndarray  # incumbent is the benchmark's best cell
+    true_acc: np.ndarray  # of every evaluated cell (for Pareto fronts)
+    params_m: np.ndarray
+
+
+def seed_curves(df: Any, meta: dict[str, Any]) -> dict[str, list[SeedCurve]]:
+    """Per strategy (in run order), one curve per seed, from the results DataFrame."""
+    b = meta["benchmark"]
+    best, best_index, top = float(b["best_valid_acc"]), int(b["best_index"]), int(b["top_fidelity"])
+    order = list(meta["config"]["strategies"])
+    order += [s for s in df["strategy"].unique() if s not in order]
+    out: dict[str, list[SeedCurve]] = {}
+    df = df.sort_values(["strategy", "seed", "sim_time_s", "trial"], kind="stable")
+    for (strategy, seed), g in df.groupby(["strategy", "seed"], sort=False):
+        obs = g["observed_acc"].to_numpy(float)
+        true = g["true_acc"].to_numpy(float)
+        test = g["test_acc"].to_numpy(float)
+        index = g["index"].to_numpy(np.int64)
+        pos = incumbent_positions(obs, g["fidelity"].to_numpy() == top)
+        ok = pos >= 0
+        safe = np.where(ok, pos, 0)
+        curve = SeedCurve(
+            seed=int(seed),
+            regret=np.where(ok, best - true[safe], np.nan),
+            test_acc=np.where(ok, test[safe], np.nan),
+            sim_time=g["sim_time_s"].to_numpy(float),
+            found_best=ok & (index[safe] == best_index),
+            true_acc=true,
+            params_m=g["params_m"].to_numpy(float),
+        )
+        out.setdefault(str(strategy), []).append(curve)
+    return {s: out[s] for s in order if s in out}
+
+
+def mean_ci(values: Any) -> tuple[float, float, int]:
+    """Mean, Student-t 95% half-width and count of the finite values (NaN when undefined)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return math.nan, math.nan, 0
+    if n == 1:
+        return float(v[0]), math.nan, 1
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return float(v.mean()), half, n
+
+
+def _at(curves: list[SeedCurve], attr: str, n: int | None) -> list[float]:
+    vals = []
+    for c in curves:
+        a = getattr(c, attr)
+        if n is None:
+            vals.append(a[-1] if len(a) else math.nan)
+        elif len(a) >= n:
+            vals.append(a[n - 1])
+    return vals
+
+
+def summarize(df: Any, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per strategy: the figures ``nasscout report --json`` prints (NaN where undefined)."""
+    curves = seed_curves(df, meta)
+    objectives = meta.get("objectives", {})
+    summary: dict[str, dict[str, Any]] = {}
+    for strategy, cs in curves.items():
+        s: dict[str, Any] = {"n_seeds": len(cs)}
+        for n in CHECKPOINTS:
+            m, h, k = mean_ci(_at(cs, "regret", n))
+            s[f"regret_mean_at_{n}"], s[f"regret_ci95_at_{n}"], s[f"n_seeds_at_{n}"] = m, h, k
+            m, h, _ = mean_ci(_at(cs, "test_acc", n))
+            s[f"test_acc_mean_at_{n}"], s[f"test_acc_ci95_at_{n}"] = m, h
+        s["regret_mean_final"], s["regret_ci95_final"], _ = mean_ci(_at(cs, "regret", None))
+        s["test_acc_mean_final"], s["test_acc_ci95_final"], _ = mean_ci(_at(cs, "test_acc", None))
+        first = [int(np.argmax(c.found_best)) + 1 if c.found_best.any() else math.inf for c in cs]
+        med = float(np.median(first)) if first else math.nan
+        s["median_queries_to_optimum"] = med if math.isfinite(med) else math.nan
+        s["frac_seeds_reaching_optimum"] = float(np.mean(np.isfinite(first))) if first else math.nan
+        s["queries_mean"] = float(np.mean([len(c.regret) for c in cs]))
+        s["sim_time_mean_final_s"] = mean_ci(_at(cs, "sim_time", None))[0]
+        if strategy in objectives:
+            s.update(_pareto(cs, meta))
+        summary[strategy] = s
+    return summary
+
+
+def _pareto(curves: list[SeedCurve], meta: dict[str, Any]) -> dict[str, Any]:
+    """Front size and hypervolume of (true_acc up, params_m down) over each seed's evaluated cells."""
+    try:
+        from strategies.pareto import hypervolume_2d, pareto_front
+    except ImportError:
+        return {}
+    ref = meta["benchmark"]["hv_ref"]
+    sizes, hvs = [], []
+    for c in curves:
+        pts = np.column_stack([c.true_acc, c.params_m])
+        pts = np.unique(
+            pts[~np.isnan(pts).any(axis=1)], axis=0
+        )  # a cell evaluated twice counts once
+        if len(pts) == 0:
+            continue
+        sizes.append(int(pareto_front(pts).sum()))
+        hvs.append(hypervolume_2d(pts, ref))
+    m, h, _ = mean_ci(hvs)
+    return {
+        "pareto_front_size_mean": float(np.mean(sizes)) if sizes else math.nan,
+        "hypervolume_mean": m,
+        "hypervolume_ci95": h,
+        "hypervolume_ref": list(ref),
+    }
+
+
+# ---- text ---------------------------------------------------------------------------------------------------
+def _pm(mean: float, half: float, digits: int = 2) -> str:
+    if not math.isfinite(mean):
+        return "-"
+    if not math.isfinite(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def format_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    cfg, b = meta["config"], meta["benchmark"]
+    budget = []
+    if cfg.get("budget_queries"):
+        budget.append(f"{cfg['budget_queries']} queries")
+    if cfg.get("budget_seconds"):
+        budget.append(f"{cfg['budget_seconds']:,.0f} simulated s")
+    lines = [
+        f"{b['name']} / {cfg['dataset']}: {', '.join(budget)}, {cfg['n_workers']} worker(s); "
+        f"best valid acc {b['best_valid_acc']:.2f}% (cell #{b['best_index']})",
+        "validation regret of the incumbent, percentage points, mean ± 95% CI over seeds",
+    ]
+    cols = [f"@{n}" for n in CHECKPOINTS] + ["final"]
+    width = max([len("strategy")] + [len(s) for s in summary])
+    head = f"{'strategy':<{width}}  {'seeds':>5}  " + "  ".join(f"{c:>13}" for c in cols)
+    head += f"  {'optimum found':>13}"
+    lines += [head, "-" * len(head)]
+    for name, s in summary.items():
+        vals = [_pm(s[f"regret_mean_at_{n}"], s[f"regret_ci95_at_{n}"]) for n in CHECKPOINTS]
+        vals.append(_pm(s["regret_mean_final"], s["regret_ci95_final"]))
+        med = s["median_queries_to_optimum"]
+        frac = s["frac_seeds_reaching_optimum"]
+        found = f"{frac:.0%}" + (f", q~{med:.0f}" if math.isfinite(med) else "")
+        lines.append(
+            f"{name:<{width}}  {s['n_seeds']:>5}  "
+            + "  ".join(f"{v:>13}" for v in vals)
+            + f"  {found:>13}"
+        )
+    lines.append(
+        "optimum found: share of seeds whose incumbent became the best cell; q~ = median queries to get "
+        "there (shown when at least half the seeds do)"
+    )
+    if any(math.isfinite(s["test_acc_mean_final"]) for s in summary.values()):
+        lines += ["", "test accuracy of the incumbent, %, mean ± 95% CI over seeds"]
+        head = f"{'strategy':<{width}}  " + "  ".join(f"{c:>13}" for c in cols)
+        lines += [head, "-" * len(head)]
+        for name, s in summary.items():
+            vals = [
+                _pm(s[f"test_acc_mean_at_{n}"], s[f"test_acc_ci95_at_{n}"]) for n in CHECKPOINTS
+            ]
+            vals.append(_pm(s["test_acc_mean_final"], s["test_acc_ci95_final"]))
+            lines.append(f"{name:<{width}}  " + "  ".join(f"{v:>13}" for v in vals))
+    else:
+        lines.append(f"test accuracy: not recorded by {b['name']} for {cfg['dataset']}")
+    mo = {k: s for k, s in summary.items() if "hypervolume_mean" in s}
+    if mo:
+        ref = next(iter(mo.values()))["hypervolume_ref"]
+        lines += [
+            "",
+            f"Pareto front of (true valid acc ↑, params M ↓) over evaluated cells; hypervolume vs ref "
+            f"({ref[0]:.2f}%, {ref[1]:.3f} M), mean over seeds",
+        ]
+        for name, s in mo.items():
+            lines.append(
+                f"{name:<{width}}  front size {s['pareto_front_size_mean']:.1f}  "
+                f"hypervolume {_pm(s['hypervolume_mean'], s['hypervolume_ci95'], 3)}"
+            )
+    elif meta.get("objectives"):
+        lines.append("Pareto summary unavailable: strategies.pareto is missing")
+    return "\n".join(lines)
+
+
+# ---- plots --------------------------------------------------------------------------------------------------
+def _band(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from scipy.stats import t
+
+    n = matrix.shape[0]
+    mean = matrix.mean(axis=0)
+    if n < 2:
+        return mean, mean, mean
+    half = t.ppf(0.975, n - 1) * matrix.std(axis=0, ddof=1) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def _save(fig: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_regret(df: Any, meta: dict[str, Any], directory: str | os.PathLike) -> list[Path]:
+    """``regret_vs_queries.png`` and ``regret_vs_time.png``: mean and 95% CI band over seeds, log regret.
+
+    A curve starts where every seed has an incumbent and ends where the shortest seed ends (queries) or
+    at the last evaluation of any seed (time; a finished search keeps its final incumbent).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory = Path(directory)
+    curves = seed_curves(df, meta)
+    cfg, b = meta["config"], meta["benchmark"]
+    n_seeds = max((len(cs) for cs in curves.values()), default=0)
+    title = f"{b['name']} {cfg['dataset']}: regret of the incumbent, mean and 95% CI over {n_seeds} seeds"
+    ylabel = f"validation regret (pp, log scale; 0 drawn at {LOG_FLOOR:g})"
+    colors = list(plt.get_cmap("tab10").colors) + ["#000000", "#b8860b", "#00a0a0", "#7b68ee"]
+    alpha = 0.15 if len(curves) <= 4 else 0.07
+
+    def style(i: int) -> dict[str, Any]:
+        return {"color": colors[i % len(colors)], "ls": "-" if i < 10 else "--", "lw": 1.8}
+
+    def finish(ax: Any, xlabel: str) -> None:
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=LOG_FLOOR / 1.5)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="major", alpha=0.4)
+        ax.grid(True, which="minor", alpha=0.12)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+    paths = []
+
+    # regret vs queries
+    fig, ax = plt.subplots(figsize=(9.5, 5))
+    for i, (name, cs) in enumerate(curves.items()):
+        n = min(len(c.regret) for c in cs)
+        m = np.array([c.regret[:n] for c in cs])
+        start = (
+            int(np.argmax(~np.isnan(m).any(axis=0)))
+            if n and (~np.isnan(m).any(axis=0)).any()
+            else n
+        )
+        if start >= n:
+            continue
+        x = np.arange(start + 1, n + 1)
+        mean, lo, hi = _band(m[:, start:])
+        st = style(i)
+        ax.plot(x, np.maximum(mean, LOG_FLOOR), label=name, **st)
+        ax.fill_between(
+            x,
+            np.maximum(lo, LOG_FLOOR),
+            np.maximum(hi, LOG_FLOOR),
+            color=st["color"],
+            alpha=alpha,
+            lw=0,
+        )
+    finish(ax, "queries (evaluations, any fidelity)")
+    p = directory / "regret_vs_queries.png"
+    _save(fig, p)
+    plt.close(fig)
+    paths.append(p)
+
+    # regret vs simulated time
+    fig, ax = plt.subplots(figsize=(9.5, 5))
+    starts = [
+        c.sim_time[np.argmax(~np.isnan(c.regret))]
+        for cs in curves.values()
+        for c in cs
+        if (~np.isnan(c.regret)).any()
+    ]
+    ends = [c.sim_time[-1] for cs in curves.values() for c in cs if len(c.sim_time)]
+    if starts and ends and max(ends) > 0:
+        grid = np.geomspace(max(min(starts), 1e-9), max(ends), 300)
+        for i, (name, cs) in enumerate(curves.items()):
+            rows = []
+            for c in cs:
+                at = np.searchsorted(c.sim_time, grid, side="right") - 1
+                rows.append(np.where(at >= 0, c.regret[np.maximum(at, 0)], np.nan))
+            m = np.array(rows)
+            ok = ~np.isnan(m).any(axis=0)
+            if not ok.any():
+                continue
+            mean, lo, hi = _band(m[:, ok])
+            st = style(i)
+            ax.plot(grid[ok], np.maximum(mean, LOG_FLOOR), label=name, **st)
+            ax.fill_between(
+                grid[ok],
+                np.maximum(lo, LOG_FLOOR),
+                np.maximum(hi, LOG_FLOOR),
+                color=st["color"],
+                alpha=alpha,
+                lw=0,
+            )
+    ax.set_xscale("log")
+    finish(
+        ax,
+        f"simulated time (s, log; {cfg['n_workers']} worker(s), training time from the benchmark)",
+    )
+    p = directory / "regret_vs_time.png"
+    _save(fig, p)
+    plt.close(fig)
+    paths.append(p)
+    return paths
