@@ -4,7 +4,9 @@
 ``self``; ``predict(archs, return_std=True)`` gives mean and standard deviation in the target's units (percent
 accuracy). ``archs`` is anything ``NB201Space.indices`` accepts (an int index array is the fast path).
 Predictors are seeded and picklable, and every one passes the shared contract test in
-``tests/test_predictor_contract.py``.
+``tests/test_predictor_contract.py``. Trained models also keep ``held_out_`` and ``held_out_std_``: for each
+training cell a prediction (and its std) from the part of the model that did not see it (leave-one-out,
+out-of-bag or out-of-fold; NaN where none exists), which the stacking ensemble uses.
 
 Besides the contract this module holds what the trained models share, so each model file stays about its
 model: the free per-cell side features (zero-cost proxies passed in as ``cell_features``, plus the cell's live
@@ -69,13 +71,6 @@ class Predictor(ABC):
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predicted target per cell (and its standard deviation when ``return_std``)."""
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments (sklearn style), e.g. to build a fresh copy with other data."""
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names if hasattr(self, n)}
-
     def __getstate__(self) -> dict[str, Any]:
         # caches rebuilt on demand (``_cache_*``) stay out of pickles
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_cache")}
@@ -84,10 +79,10 @@ class Predictor(ABC):
         return f"{type(self).__name__}(seed={self.seed})"
 
 
-def check_options(
+def check_number(
     name: str, value: Any, *, low: float, high: float = np.inf, integer: bool = False
 ) -> Any:
-    """Validate one numeric constructor option at fit time (one-line NasscoutError naming it)."""
+    """Validate one numeric option at fit time (one-line NasscoutError naming it); returns it typed."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     if ok and integer:
         ok = float(value) == int(value)
@@ -112,6 +107,26 @@ def output(
     if not return_std:
         return mean
     return mean, np.maximum(np.asarray(std, dtype=np.float64), 0.0)
+
+
+_BLAS: Any = None
+
+
+@contextmanager
+def single_thread_blas() -> Iterator[None]:
+    """Run numpy/scipy linear algebra on one thread for the duration (then restore).
+
+    The small dense problems here (n <= a few thousand) gain nothing from threads, and on a shared,
+    busy machine a multi-threaded OpenBLAS Cholesky of 500 x 500 was measured 100x slower than one thread.
+    """
+    global _BLAS
+    if _BLAS is None:
+        import scipy.linalg  # noqa: F401  (scipy ships its own OpenBLAS: load it before looking)
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    with _BLAS.limit(limits=1, user_api="blas"):
+        yield
 
 
 # ---- free side features -------------------------------------------------------------------------------
@@ -226,6 +241,26 @@ def check_cell_features(cell_features: Any) -> np.ndarray:
     return arr
 
 
+def consensus_score(cell_features: np.ndarray | None) -> np.ndarray:
+    """(15625,) data-free prior score: the mean rank-gauss score of the free proxies, higher = better.
+
+    The columns are the given ``cell_features`` (higher = better by the proxies' contract) and the live conv
+    weights of the cell's structure (the parameter count of what the cell computes). Equal weights, so
+    nothing is learned from accuracies: on NB201 CIFAR-10 this consensus of params, flops, zen, synflow,
+    jacov and live weights has Kendall tau 0.64 with accuracy, better than any single proxy but jacov.
+    """
+    live = structure_table()[:, STRUCTURE_COLUMNS.index("live_conv_weights")][:, None]
+    cols = (
+        live
+        if cell_features is None
+        else np.column_stack([check_cell_features(cell_features), live])
+    )
+    scores = rank_gauss(cols)
+    known = np.isfinite(scores)
+    out = np.where(known, scores, 0.0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    return out
+
+
 class SideFeatures:
     """Mixin: lazily built, cached (never pickled) side-feature table from ``cell_features``/``structure``."""
 
@@ -239,6 +274,12 @@ class SideFeatures:
             table = side_feature_table(self.cell_features, self.structure)
             self.__dict__[key] = table
         return None if table is None else table[idx]
+
+    def _consensus(self, idx: np.ndarray) -> np.ndarray:
+        table = self.__dict__.get("_cache_consensus")
+        if table is None:
+            table = self.__dict__["_cache_consensus"] = consensus_score(self.cell_features)
+        return table[idx]
 
 
 # ---- targets --------------------------------------------------------------------------------------------
@@ -289,20 +330,50 @@ class TargetTransform:
 # ---- interval calibration -----------------------------------------------------------------------------
 
 
-def extra_variance(residuals: np.ndarray, variance: np.ndarray, level: float = 0.9) -> float:
-    """Variance to add to members' spread so that ``level`` of held-out residuals fall inside the interval.
+def calibrate(
+    residuals: np.ndarray, variance: np.ndarray, level: float = 0.9
+) -> tuple[float, float]:
+    """(extra variance, scale) so that std = scale * sqrt(variance + extra) covers ``level`` of residuals.
 
-    Ensembles of trees or networks are over-confident; held-out (out-of-bag / out-of-fold) residuals say by
-    how much. Solving per row for the variance that would just cover it and taking the ``level`` quantile
-    calibrates the interval directly, robust to the few huge misses of disconnected cells.
+    Ensembles of trees or networks can be over- or under-confident; held-out (out-of-bag / out-of-fold)
+    residuals say which. The extra variance is the ``level`` quantile, over rows, of the variance each row
+    would need to be covered (so members that agree on a wrong value still get an honest interval); the
+    scale then shrinks intervals that the members' spread alone made too wide. Both are set on the held-out
+    rows, so the interval is calibrated there by construction, and robust to the few huge misses of
+    disconnected cells.
     """
     residuals = np.asarray(residuals, dtype=np.float64)
-    ok = np.isfinite(residuals)
+    variance = np.asarray(variance, dtype=np.float64)
+    ok = np.isfinite(residuals) & np.isfinite(variance)
     if ok.sum() < 3:
-        return float(np.mean(residuals[ok] ** 2)) if ok.any() else 0.0
+        return (float(np.mean(residuals[ok] ** 2)) if ok.any() else 0.0), 1.0
     z = float(np.sqrt(2.0) * _erfinv(level))
-    need = (residuals[ok] / z) ** 2 - np.asarray(variance, dtype=np.float64)[ok]
-    return float(max(np.quantile(need, level), 0.0))
+    r, v = residuals[ok], variance[ok]
+    extra = float(max(np.quantile((r / z) ** 2 - v, level), 0.0))
+    sd = np.sqrt(v + extra)
+    if np.all(sd > 0):
+        scale = float(np.quantile(np.abs(r) / sd, level) / z)
+        return extra, float(min(max(scale, 1e-3), 1.0))
+    return extra, 1.0
+
+
+def held_out(
+    pred: np.ndarray, target: TargetTransform, extra: float, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per training row, (mean, std) in percent of the members that did not see it (NaN if all saw it).
+
+    ``pred`` is (members, rows) in model space with NaN where a member saw the row; the std is the
+    calibrated one (``scale * sqrt(spread + extra)``). Predictors keep these as ``held_out_`` and
+    ``held_out_std_``: honest predictions on their own training cells, which the stacking ensemble weighs
+    and calibrates its members by.
+    """
+    seen = np.isfinite(pred)
+    count = seen.sum(axis=0)
+    safe = np.maximum(count, 1)
+    mean_z = np.where(seen, pred, 0.0).sum(axis=0) / safe
+    var_z = np.where(seen, (pred - mean_z) ** 2, 0.0).sum(axis=0) / safe
+    mean, std = target.inverse(mean_z, scale * np.sqrt(var_z + extra))
+    return np.where(count > 0, mean, np.nan), np.where(count > 0, std, np.nan)
 
 
 def _erfinv(x: float) -> float:
@@ -328,26 +399,41 @@ def torch_device(device: str | None) -> str:
 
 
 @contextmanager
-def deterministic_torch() -> Iterator[Any]:
-    """Deterministic kernels for the duration of a fit/predict, restoring the caller's setting after."""
+def torch_session(n_threads: int | None) -> Iterator[Any]:
+    """Deterministic kernels and ``n_threads`` intra-op threads for one fit/predict, restored after.
+
+    Nothing is changed for the caller beyond the call. Small networks lose badly to thread overhead: on the
+    shared 2-core machine one training step of the BANANAS ensemble took 49 ms with torch's 2 threads and
+    4.6 ms with 1, so the models default to ``n_threads=1``; ``None`` leaves torch's own setting.
+    """
     import torch
 
     prev = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    prev_threads = torch.get_num_threads()
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if n_threads is not None:
+        torch.set_num_threads(int(n_threads))
     try:
         yield torch
     finally:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        if n_threads is not None:
+            torch.set_num_threads(prev_threads)
 
 
-def init_uniform(gen: Any, shape: tuple[int, ...], fan_in: int, device: str) -> Any:
-    """PyTorch's default Linear init U(-1/sqrt(fan_in), 1/sqrt(fan_in)), drawn from an explicit generator."""
+def init_uniform(gen: Any, shape: tuple[int, ...], bound: float, device: str) -> Any:
+    """U(-bound, bound) float32 tensor drawn from an explicit generator (never the global RNG)."""
     import torch
 
-    bound = 1.0 / np.sqrt(max(fan_in, 1))
     t = torch.empty(shape, dtype=torch.float32).uniform_(-bound, bound, generator=gen)
     return t.to(device)
+
+
+def glorot(gen: Any, n_members: int, fan_in: int, fan_out: int, device: str) -> Any:
+    """Glorot-uniform weights (Keras' default, used by BANANAS) for every member: (members, in, out)."""
+    bound = float(np.sqrt(6.0 / (fan_in + fan_out)))
+    return init_uniform(gen, (n_members, fan_in, fan_out), bound, device)
 
 
 def member_rows(n: int, n_members: int, scheme: str, rng: np.random.Generator) -> list[np.ndarray]:
@@ -379,6 +465,7 @@ def train_members(
     batch_size: int,
     lr: float,
     rng: np.random.Generator,
+    min_steps: int = 0,
     betas: tuple[float, float] = (0.9, 0.999),
     weight_decay: float = 0.0,
     l1: float = 0.0,
@@ -399,10 +486,15 @@ def train_members(
     leaves = list(params.values())
     for p in leaves:
         p.requires_grad_(True)
-    opt = torch.optim.Adam(leaves, lr=lr, betas=betas, weight_decay=weight_decay)
+    try:  # the fused CPU/GPU kernel is 2x faster on these many small tensors
+        opt = torch.optim.Adam(leaves, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        opt = torch.optim.Adam(leaves, lr=lr, betas=betas, weight_decay=weight_decay)
     l1_params = [p for k, p in params.items() if k.startswith("W")] if l1 > 0 else []
     loss_fn = torch.nn.functional.l1_loss if loss == "mae" else torch.nn.functional.mse_loss
     need = steps * batch
+    # small data means few steps per epoch: ``min_steps`` keeps the number of updates sensible
+    epochs = max(int(epochs), int(np.ceil(min_steps / steps)))
     for _ in range(epochs):
         order = np.empty((n_members, need), dtype=np.int64)
         for m, r in enumerate(rows):
@@ -443,7 +535,7 @@ class TorchEnsemble(SideFeatures, Predictor):
     """Shared fit/predict of the torch ensembles (MLP, LSTM, GIN): members batched, params kept as numpy.
 
     Subclasses define ``_inputs(idx)`` (numpy model inputs), ``_init(gen, dims)`` (parameter dict of
-    tensors with a leading member dim) and the static ``_forward(params, *inputs)``. Learned parameters are
+    tensors with a leading member dim) and ``_forward(params, *inputs)``. Learned parameters are
     stored as numpy arrays, so pickles do not depend on a device; ``warm_start`` continues training the
     previous members on the new data for ``warm_epochs`` (the cheap per-step refit for search strategies).
     """
@@ -451,12 +543,16 @@ class TorchEnsemble(SideFeatures, Predictor):
     default_scheme: ClassVar[str] = "kfold"
 
     def _common(self) -> None:
-        self.n_members_ = check_options("n_members", self.n_members, low=1, high=100, integer=True)
-        check_options("epochs", self.epochs, low=1, high=100000, integer=True)
-        check_options("batch_size", self.batch_size, low=1, high=1_000_000, integer=True)
-        check_options("lr", self.lr, low=1e-8, high=10.0)
+        self.n_members_ = check_number("n_members", self.n_members, low=1, high=100, integer=True)
+        check_number("epochs", self.epochs, low=1, high=100000, integer=True)
+        check_number("batch_size", self.batch_size, low=1, high=1_000_000, integer=True)
+        check_number("lr", self.lr, low=1e-8, high=10.0)
         check_choice("members", self.members, ("all", "kfold", "bootstrap"))
         check_choice("loss", self.loss, ("mse", "mae"))
+        check_number("warm_epochs", self.warm_epochs, low=1, high=100000, integer=True)
+        check_number(
+            "min_steps", getattr(self, "min_steps", 0), low=0, high=10_000_000, integer=True
+        )
 
     @abstractmethod
     def _inputs(self, idx: np.ndarray) -> tuple[np.ndarray, ...]: ...
@@ -464,11 +560,14 @@ class TorchEnsemble(SideFeatures, Predictor):
     @abstractmethod
     def _init(self, gen: Any, dims: dict[str, int], device: str) -> dict[str, Any]: ...
 
-    @staticmethod
     @abstractmethod
-    def _forward(params: dict[str, Any], *inputs: Any) -> Any: ...
+    def _forward(self, params: dict[str, Any], *inputs: Any) -> Any: ...
 
-    def _dims(self, inputs: tuple[np.ndarray, ...]) -> dict[str, int]:
+    def _transform(self, y: np.ndarray) -> TargetTransform:
+        return TargetTransform(self.target, y)
+
+    def _dims(self, inputs: tuple[np.ndarray | None, ...]) -> dict[str, int]:
+        """Input widths the network needs; the last input is the side-feature matrix (or None)."""
         return {"side": 0 if inputs[-1] is None else int(inputs[-1].shape[1])}
 
     def _tensors(self, inputs: tuple[np.ndarray | None, ...], device: str) -> tuple[Any, ...]:
@@ -491,11 +590,11 @@ class TorchEnsemble(SideFeatures, Predictor):
         rng = np.random.default_rng(self.seed)
         warm = bool(self.warm_start) and getattr(self, "fitted_", False)
         if not warm:
-            self.target_ = TargetTransform(self.target, y)
+            self.target_ = self._transform(y)
         z = self.target_.forward(y)
         inputs = self._inputs(idx)
         rows = member_rows(len(idx), self.n_members_, self.members, rng)
-        with deterministic_torch():
+        with torch_session(self._threads()):
             gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
             if warm:
                 params = {k: torch.from_numpy(v.copy()).to(device) for k, v in self.params_.items()}
@@ -512,6 +611,7 @@ class TorchEnsemble(SideFeatures, Predictor):
                 target,
                 rows,
                 epochs=epochs,
+                min_steps=0 if warm else int(getattr(self, "min_steps", 0)),
                 batch_size=int(self.batch_size),
                 lr=float(self.lr),
                 rng=rng,
@@ -522,7 +622,15 @@ class TorchEnsemble(SideFeatures, Predictor):
             )
             self.params_ = {k: v.detach().cpu().numpy() for k, v in params.items()}
             train_pred = predict_members(params, self._forward, tensors)
-        self.extra_var_ = self._calibrate(train_pred, z, rows)
+        self.extra_var_, self.std_scale_ = self._calibrate(train_pred, z, rows)
+        held = np.full(train_pred.shape, np.nan)
+        for m, r in enumerate(rows):
+            mask = np.ones(len(idx), dtype=bool)
+            mask[r] = False
+            held[m, mask] = train_pred[m, mask]
+        self.held_out_, self.held_out_std_ = held_out(
+            held, self.target_, self.extra_var_, self.std_scale_
+        )
         self.n_train_ = len(idx)
         self.fitted_ = True
         return self
@@ -530,8 +638,14 @@ class TorchEnsemble(SideFeatures, Predictor):
     def _betas(self) -> tuple[float, float]:
         return (0.9, 0.999)
 
-    def _calibrate(self, pred: np.ndarray, z: np.ndarray, rows: list[np.ndarray]) -> float:
-        """Extra model-space variance from out-of-fold residuals (0 when every member saw every row)."""
+    def _threads(self) -> int | None:
+        n = getattr(self, "n_threads", 1)
+        return None if n is None else check_number("n_threads", n, low=1, high=1024, integer=True)
+
+    def _calibrate(
+        self, pred: np.ndarray, z: np.ndarray, rows: list[np.ndarray]
+    ) -> tuple[float, float]:
+        """Interval calibration from out-of-fold residuals (none when every member saw every row)."""
         n = len(z)
         seen = np.zeros((len(rows), n), dtype=bool)
         for m, r in enumerate(rows):
@@ -539,10 +653,10 @@ class TorchEnsemble(SideFeatures, Predictor):
         held = ~seen
         has = held.any(axis=0)
         if has.sum() < 3:
-            return 0.0
+            return 0.0, 1.0
         oof = np.where(held, pred, 0.0).sum(axis=0)[has] / held.sum(axis=0)[has]
         var = pred.var(axis=0)[has]
-        return extra_variance(z[has] - oof, var)
+        return calibrate(z[has] - oof, var)
 
     def predict(
         self, archs: Any, *, return_std: bool = False
@@ -550,12 +664,14 @@ class TorchEnsemble(SideFeatures, Predictor):
         import torch
 
         idx = self._check_predict(archs)
+        if len(idx) == 0:
+            return output(np.zeros(0), np.zeros(0), return_std)
         device = torch_device(self.device)
-        with deterministic_torch():
+        with torch_session(self._threads()):
             params = {k: torch.from_numpy(v).to(device) for k, v in self.params_.items()}
             pred = predict_members(params, self._forward, self._tensors(self._inputs(idx), device))
         mean_z = pred.mean(axis=0)
-        std_z = np.sqrt(pred.var(axis=0) + self.extra_var_)
+        std_z = self.std_scale_ * np.sqrt(pred.var(axis=0) + self.extra_var_)
         mean, std = self.target_.inverse(mean_z, std_z)
         return output(mean, std, return_std)
 
@@ -568,7 +684,7 @@ __all__ = [
     "TargetTransform",
     "TorchEnsemble",
     "Z90",
-    "extra_variance",
+    "calibrate",
     "output",
     "side_feature_table",
     "structure_table",

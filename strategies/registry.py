@@ -18,6 +18,10 @@ STRATEGIES: dict[str, str] = {
     "hyperband": "strategies.hyperband:Hyperband",
     "nsga2": "strategies.nsga:NSGA2",
     "pnsga3": "strategies.nsga:PNSGA3",
+    "bo-gp": "strategies.bayesopt:BayesOptGP",
+    "bo-xgb": "strategies.bayesopt:BayesOptXGB",
+    "bananas": "strategies.bananas:Bananas",
+    "pnas": "strategies.pnas:PNAS",
 }
 
 

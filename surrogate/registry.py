@@ -43,6 +43,10 @@ def load_benchmark(name: str) -> TabularBenchmark:
         return _OPEN[name]
     if name == "nb201":
         bench = open_nb201()
+    elif name.startswith("train:"):  # real training (torch imported only when a cell is trained)
+        from surrogate.training.benchmark import open_training_benchmark
+
+        bench = open_training_benchmark(name)
     elif name.endswith((".h5", ".hdf5")) or Path(name).is_file():
         bench = TabularBenchmark.open(
             name, rebuild_hint="rebuild it with the command that made it (see its README)"

@@ -16,7 +16,8 @@ else:
 os.environ.setdefault("NASSCOUT_OFFLINE", "1")
 
 SHARED_DATA = Path(
-    os.environ.get("NASSCOUT_DATA_SOURCES") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    os.environ.get("NASSCOUT_DATA_SOURCES")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 
 

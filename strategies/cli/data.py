@@ -164,3 +164,42 @@ def import_nb201_pth_cmd(
         trust_pickle=trust_pickle,
     )
     click.echo(_imported(written, time.perf_counter() - t0))
+
+
+@data.command("build-fullruns")
+@click.option("--dataset", required=True, help="fashion-mnist, cifar10 or cifar100.")
+@click.option("--preset", default="cpu-mini", show_default=True, help="cpu-mini or nb201.")
+@click.option("--cells", type=int, required=True, help="How many cells (a prefix of a fixed list).")
+@click.option("--store", required=True, type=click.Path(dir_okay=False), help="Run store FILE.h5.")
+@click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
+@click.option("--seeds", default="0", show_default=True, help="Training seeds, comma-separated.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a preset option.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Local training processes.")
+@click.option(
+    "--dask-local", type=int, default=None, help="Train on a local Dask cluster of N workers."
+)
+@click.option(
+    "--dask-scheduler", default=None, help="Train on the Dask cluster at tcp://HOST:PORT."
+)
+@click.option(
+    "--device", default="auto", show_default=True, help="auto (CUDA when available), cpu, cuda."
+)
+def build_fullruns_cmd(
+    dataset, preset, cells, store, epochs, seeds, sets, workers, dask_local, dask_scheduler, device
+) -> None:
+    """Train CELLS NB201 cells into a run store and consolidate it (resumable: rerun to continue)."""
+    from strategies.cli.train import build_fullruns_command
+
+    build_fullruns_command(
+        dataset,
+        preset,
+        cells,
+        store,
+        epochs,
+        seeds,
+        sets,
+        workers,
+        dask_local,
+        dask_scheduler,
+        device,
+    )

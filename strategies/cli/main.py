@@ -14,8 +14,18 @@ from surrogate.errors import NasscoutError
 SUBCOMMANDS = {
     "bench": ("strategies.cli.bench", "bench", "Inspect and query benchmarks."),
     "data": ("strategies.cli.data", "data", "Build and import benchmark data."),
+    "train": (
+        "strategies.cli.train",
+        "train",
+        "Train NB201 cells for real and record learning curves.",
+    ),
     "run": ("strategies.cli.run", "run", "Run search strategies on a benchmark (resumable)."),
     "report": ("strategies.cli.report", "report", "Summarise a run: regret table, JSON, plots."),
+    "predictors": (
+        "strategies.cli.predictors",
+        "predictors",
+        "Evaluate, fit and rank with predictors.",
+    ),
 }
 
 

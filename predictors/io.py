@@ -1,0 +1,227 @@
+"""Files of the predictors layer: fitted models with their metadata, and lists of cells (with targets).
+
+A model file is one self-describing file: a magic line, one line of JSON metadata (schema version, search
+space, predictor, target, training cells and their provenance, library versions, payload size and SHA-256),
+then the pickled model. The metadata is checked before anything is unpickled, so a file from another space or
+schema, or a truncated or damaged copy, fails with one clear line instead of a pickle traceback. Like every
+pickle (and ``torch.load``), load only model files you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import pickle
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from predictors.base import Predictor
+from surrogate.errors import NasscoutError
+from surrogate.space import NB201Space
+
+MAGIC = b"NASSCOUT-PREDICTOR\n"
+SCHEMA_VERSION = 1
+SPACES = ("nb201",)
+_LIBRARIES = ("numpy", "scipy", "sklearn", "xgboost", "torch", "pandas")
+TARGET_COLUMNS = ("valid_acc", "target", "accuracy", "acc", "y")
+CELL_COLUMNS = ("arch", "index", "cell")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, nasscout and the numeric libraries this process has loaded (a model needs them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    with contextlib.suppress(PackageNotFoundError):
+        out["nasscout"] = version("nasscout")
+    for lib in _LIBRARIES:
+        mod = sys.modules.get(lib)
+        if mod is not None:
+            out[lib] = str(getattr(mod, "__version__", "unknown"))
+    return out
+
+
+def file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (temp files start private: 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_predictor(
+    model: Predictor, path: str | os.PathLike, metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write ``model`` and ``metadata`` (JSON-serialisable) to one file, atomically; returns the header."""
+    if not isinstance(model, Predictor):
+        raise NasscoutError(f"cannot save {type(model).__name__}; accepted: a nasscout Predictor")
+    space = getattr(model.space, "name", None) or NB201Space.name
+    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    header = {
+        "schema": "nasscout-predictor",
+        "schema_version": SCHEMA_VERSION,
+        "space": space,
+        "predictor": model.name,
+        "class": f"{type(model).__module__}:{type(model).__qualname__}",
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        "metadata": metadata or {},
+        "payload_bytes": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+    }
+    try:
+        line = json.dumps(header, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise NasscoutError(f"predictor metadata is not JSON-serialisable: {exc}") from None
+    _atomic_write(Path(path), MAGIC + line + b"\n" + payload)
+    return header
+
+
+def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
+    p = Path(path)
+    if not p.is_file():
+        raise NasscoutError(f"model file {str(p)!r} not found")
+    data = p.read_bytes()
+    if not data.startswith(MAGIC):
+        raise NasscoutError(
+            f"{p} is not a nasscout predictor file; make one with `nasscout predictors fit`"
+        )
+    end = data.find(b"\n", len(MAGIC))
+    try:
+        if end < 0:
+            raise ValueError("no end of header")
+        header = json.loads(data[len(MAGIC) : end])
+        declared = int(header["payload_bytes"])
+    except (ValueError, KeyError, TypeError):
+        raise NasscoutError(f"{p} is truncated or damaged: its header is unreadable") from None
+    version = header.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise NasscoutError(
+            f"{p} has predictor schema version {version!r}; this nasscout reads version "
+            f"{SCHEMA_VERSION}: refit it with `nasscout predictors fit`"
+        )
+    space = header.get("space")
+    if space not in SPACES:
+        raise NasscoutError(
+            f"{p} is a model for search space {space!r}; accepted: {', '.join(SPACES)}"
+        )
+    payload = data[end + 1 :]
+    if len(payload) != declared:
+        raise NasscoutError(
+            f"{p} is truncated: {len(payload)} of {declared} model bytes present; copy or fit it again"
+        )
+    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        raise NasscoutError(f"{p} is damaged: checksum mismatch; copy or fit it again")
+    return header, payload
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The header of a model file (validated), without unpickling the model."""
+    return _read(path)[0]
+
+
+def load_predictor(path: str | os.PathLike) -> Predictor:
+    """The fitted predictor saved at ``path``; its header is attached as ``model.file_metadata_``."""
+    header, payload = _read(path)
+    try:
+        model = pickle.loads(payload)
+    except Exception as exc:  # unpickling runs arbitrary class code: report it as one line
+        raise NasscoutError(
+            f"{path} cannot be loaded ({type(exc).__name__}: {exc}); it was written with "
+            f"{header.get('versions')}"
+        ) from None
+    if not isinstance(model, Predictor):
+        raise NasscoutError(f"{path} holds a {type(model).__name__}, not a nasscout predictor")
+    model.file_metadata_ = header
+    return model
+
+
+# ---- cell lists ---------------------------------------------------------------------------------------
+
+
+def _split(line: str) -> list[str]:
+    if "," in line:
+        return [f.strip() for f in line.split(",")]
+    if "\t" in line:
+        return [f.strip() for f in line.split("\t")]
+    return line.split()
+
+
+def read_cells_file(
+    path: str | os.PathLike, space: NB201Space | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Cells (and targets, when the file has them) from a CSV/TSV/text file.
+
+    Accepted: a header row naming a cell column (``arch``, ``index`` or ``cell``) and optionally a target
+    column (``valid_acc``, ``target``, ``accuracy``, ``acc`` or ``y``), or no header and one cell per line
+    with an optional second field, the target. Cells are arch strings or indices; ``#`` starts a comment.
+    """
+    space = space or NB201Space()
+    p = Path(path)
+    if not p.is_file():
+        raise NasscoutError(f"cells file {str(p)!r} not found")
+    lines = [
+        (n, ln.strip())
+        for n, ln in enumerate(p.read_text().splitlines(), start=1)
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise NasscoutError(f"cells file {p} lists no cells; accepted: one cell per line")
+    first = [f.lower() for f in _split(lines[0][1])]
+    cell_col, target_col = 0, 1
+    if any(c in first for c in CELL_COLUMNS):
+        cell_col = next(first.index(c) for c in CELL_COLUMNS if c in first)
+        target_col = next((first.index(c) for c in TARGET_COLUMNS if c in first), None)
+        lines = lines[1:]
+        rows = list(csv.reader(io.StringIO("\n".join(ln for _, ln in lines))))
+        fields = [[f.strip() for f in r] for r in rows]
+    else:
+        fields = [_split(ln) for _, ln in lines]
+        target_col = 1 if fields and all(len(f) >= 2 for f in fields) else None
+    if not fields:
+        raise NasscoutError(f"cells file {p} has a header but no cells")
+    cells, targets = [], []
+    for (lineno, _), f in zip(lines, fields):
+        if len(f) <= cell_col:
+            raise NasscoutError(
+                f"{p}:{lineno}: no cell in this line; accepted: an arch string or index"
+            )
+        try:
+            cells.append(space.index(f[cell_col]))
+        except NasscoutError as exc:
+            raise NasscoutError(f"{p}:{lineno}: {exc}") from None
+        if target_col is not None:
+            try:
+                targets.append(float(f[target_col]))
+            except (ValueError, IndexError):
+                value = f[target_col] if len(f) > target_col else ""
+                raise NasscoutError(
+                    f"{p}:{lineno}: target {value!r} is not a number; accepted: accuracy in percent"
+                ) from None
+    idx = np.asarray(cells, dtype=np.int64)
+    return idx, (np.asarray(targets, dtype=np.float64) if target_col is not None else None)
