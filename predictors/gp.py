@@ -104,7 +104,7 @@ class _Layout:
 class GPPredictor(SideFeatures, Predictor):
     name = "gp"
     encoding = "onehot+path"  # what the kernel reads (plus side features); for model metadata
-    summary = "Gaussian process, ARD Hamming + path + side-feature kernel, marginal-likelihood fit"
+    summary = "Gaussian process: Hamming + path + side kernels, zero-cost prior mean, ML-II fit"
     quick_options: ClassVar[dict[str, Any]] = {"n_restarts": 0}
 
     def __init__(
@@ -159,46 +159,73 @@ class GPPredictor(SideFeatures, Predictor):
         return np.exp(theta[self.layout_.pos["prior_scale"]]) * basis
 
     def _cross(self, a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, Any]:
-        """Hyperparameter-free pieces of the kernel between two sets of cells."""
+        """Hyperparameter-free pieces of the kernel between two sets of cells (in-place arithmetic:
+        ranking the whole space builds these for 15,625 x n cells)."""
         out: dict[str, Any] = {}
         if "hamming" in self.parts_:
             out["onehot_a"], out["onehot_b"] = _onehot(a["ops"]), _onehot(b["ops"])
         if "path" in self.parts_:
-            pa, pb = a["path"].astype(np.float64), b["path"].astype(np.float64)
-            out["path_d"] = np.maximum(
-                pa.sum(1)[:, None] + pb.sum(1)[None, :] - 2.0 * pa @ pb.T, 0.0
-            )
+            pa, pb = a["path"], b["path"]  # 0/1 float32: the counts below are exact
+            d = (pa @ pb.T).astype(np.float64)
+            d *= -2.0
+            d += pa.sum(1)[:, None]
+            d += pb.sum(1)[None, :]
+            out["path_d"] = np.maximum(d, 0.0, out=d)
         if "side" in a:
             za, zb = a["side"], b["side"]
             k = za.shape[1]
-            out["side_dot"] = za @ zb.T / k
-            sq = (za**2).sum(1)[:, None] + (zb**2).sum(1)[None, :] - 2.0 * za @ zb.T
-            out["side_sq"] = np.maximum(sq, 0.0) / k
+            dot = za @ zb.T
+            sq = dot * -2.0
+            sq += (za**2).sum(1)[:, None]
+            sq += (zb**2).sum(1)[None, :]
+            np.maximum(sq, 0.0, out=sq)
+            sq /= k
+            dot /= k
+            out["side_dot"], out["side_sq"] = dot, sq
         return out
 
     # ---- kernel and its gradient --------------------------------------------------------------------------
     def _kernel(
-        self, theta: np.ndarray, cross: dict[str, Any]
+        self, theta: np.ndarray, cross: dict[str, Any], keep_parts: bool = True
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Kernel matrix without noise, and the parts the gradient needs."""
+        """Kernel matrix without noise, and (when ``keep_parts``) the parts the gradient needs."""
         L = self.layout_
         e = np.exp(theta)
         parts: dict[str, np.ndarray] = {}
+        K: np.ndarray | None = None
+
+        def add(name: str, part: np.ndarray) -> None:
+            nonlocal K
+            if keep_parts:
+                parts[name] = part
+                K = part.copy() if K is None else np.add(K, part, out=K)
+            else:
+                K = part if K is None else np.add(K, part, out=K)
+
         if "hamming" in self.parts_:
             i0 = L.pos["hamming_var"]
             w = e[i0 + 1 : i0 + 1 + N_EDGES]
             # sum_e w_e [op_e != op'_e] = sum(w) - sum_e w_e [op_e == op'_e], the latter one matmul
-            match = (cross["onehot_a"] * np.repeat(w, N_OPS)) @ cross["onehot_b"].T
-            parts["hamming"] = e[i0] * np.exp(match - w.sum())
+            h = (cross["onehot_a"] * np.repeat(w, N_OPS)) @ cross["onehot_b"].T
+            h -= w.sum()
+            np.exp(h, out=h)
+            h *= e[i0]
+            add("hamming", h)
         if "path" in self.parts_:
             i0 = L.pos["path_var"]
-            parts["path"] = e[i0] * np.exp(-cross["path_d"] / e[i0 + 1])
+            p = cross["path_d"] * (-1.0 / e[i0 + 1])
+            np.exp(p, out=p)
+            p *= e[i0]
+            add("path", p)
         if "side_dot" in cross:
             i0 = L.pos["side_lin"]
-            parts["side_lin"] = e[i0] * cross["side_dot"]
-            parts["side_rbf"] = e[i0 + 1] * np.exp(-0.5 * cross["side_sq"] / e[i0 + 2] ** 2)
-        K = sum(parts.values())
-        return np.array(K, dtype=np.float64), parts
+            add("side_lin", cross["side_dot"] * e[i0])
+            r = cross["side_sq"] * (-0.5 / e[i0 + 2] ** 2)
+            np.exp(r, out=r)
+            r *= e[i0 + 1]
+            add("side_rbf", r)
+        assert K is not None
+        return K, parts
 
     def _objective(
         self, theta: np.ndarray, cross: dict[str, Any], z: np.ndarray, basis: np.ndarray
@@ -304,7 +331,7 @@ class GPPredictor(SideFeatures, Predictor):
             if np.isfinite(res.fun) and res.fun <= best_val:
                 best_theta = res.x
         self.theta_ = np.asarray(best_theta, dtype=np.float64)
-        K, _ = self._kernel(self.theta_, cross)
+        K, _ = self._kernel(self.theta_, cross, keep_parts=False)
         self.noise_ = float(np.exp(self.theta_[L.pos["noise"]]))
         K[np.diag_indices(len(z))] += self.noise_ + _JITTER
         self.chol_ = cho_factor(K, lower=True, check_finite=False)[0]
@@ -351,7 +378,7 @@ class GPPredictor(SideFeatures, Predictor):
             return self._predict(idx, return_std)
 
     def _predict(
-        self, idx: np.ndarray, return_std: bool, chunk: int = 4096
+        self, idx: np.ndarray, return_std: bool, chunk: int = 2048
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         from scipy.linalg import solve_triangular
 
@@ -359,7 +386,7 @@ class GPPredictor(SideFeatures, Predictor):
         for start in range(0, len(idx), chunk):
             part = idx[start : start + chunk]
             test = self._data(part)
-            Ks, _ = self._kernel(self.theta_, self._cross(test, self.train_))
+            Ks, _ = self._kernel(self.theta_, self._cross(test, self.train_), keep_parts=False)
             means.append(self._mean(self.theta_, self._basis(test)) + Ks @ self.alpha_)
             if return_std:
                 v = solve_triangular(self.chol_, Ks.T, lower=True, check_finite=False)

@@ -2,14 +2,15 @@
 
 Defaults are naszilla's ``meta_neuralnet_params('standard')`` (the BANANAS paper): 5 members, each 10 dense
 ReLU layers of width 20 on the path encoding, mean-absolute-error loss, Adam (lr 0.01, betas 0.9/0.99),
-batch 32, 150 epochs, Glorot-uniform weights and zero biases (Keras defaults), every member trained on all
-cells from its own random initialisation. Differences, all documented options: targets are standardised
-(BANANAS regressed raw validation error in percent); free side features are appended to the encoding when
-given (``cell_features``; ``structure=True`` adds the live-structure columns); members are trained as one
-batched network, which is the same computation, only faster.
+batch 32, 150 epochs, Glorot-uniform weights and zero biases (Keras defaults). Differences, all documented
+options: each member trains on 4/5 of the cells (``members='kfold'``; BANANAS trains every member on all
+cells, ``members='all'``), so the held-out fifth calibrates the interval: with all-cell members the 90%
+interval covered only 60-70% of test cells, with k-fold members 92-95%, at the same Kendall tau (report);
+targets are standardised (BANANAS regressed raw validation error in percent); free side features are
+appended to the encoding when given (``cell_features``; ``structure=True`` adds the live-structure
+columns); members are trained as one batched network, which is the same computation, only faster.
 
-Uncertainty is the members' spread (what BANANAS' Thompson sampling uses). Because every member saw every
-cell, no held-out residuals exist to calibrate it unless ``members='kfold'`` or ``'bootstrap'``.
+Uncertainty is the members' spread (what BANANAS' Thompson sampling uses), calibrated on held-out cells.
 
 Per-step refits inside a search (``warm_start=True``): the next ``fit`` continues training the same members
 on the new data for ``warm_epochs`` epochs instead of starting over.
@@ -46,10 +47,10 @@ class MLPEnsemblePredictor(TorchEnsemble):
         batch_size: int = 32,
         lr: float = 0.01,
         loss: str = "mae",
-        members: str = "all",
+        members: str = "kfold",
         target: str = "identity",
         warm_start: bool = False,
-        warm_epochs: int = 10,
+        warm_epochs: int = 5,
         device: str | None = None,
         n_threads: int | None = 1,
     ) -> None:

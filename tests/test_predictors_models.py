@@ -63,8 +63,9 @@ def test_gp_beats_params_at_135_cells_with_calibrated_intervals(cifar10):
 
 
 def test_gp_without_side_features_still_learns(cifar10):
-    tau, _ = tau_of(make_predictor("gp", structure=False, kernel="hamming+path"), cifar10, 135)
-    assert tau >= 0.55
+    model = make_predictor("gp", structure=False, kernel="hamming+path", prior_mean=False)
+    tau, _ = tau_of(model, cifar10, 135)
+    assert tau >= 0.5  # measured 0.62: the kernel alone, no free features or prior
 
 
 def test_lstm_beats_params_at_135_cells(cifar10):
