@@ -18,26 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from strategies.runner import TRAJECTORY_FIELDS
+
 JOURNAL_NAME = "journal.jsonl"
 # Fields of one evaluation line, in the order written. ``flops_m`` is kept so a replayed observation is
 # complete; the results table does not show it.
-ROW_FIELDS = (
-    "strategy",
-    "seed",
-    "trial",
-    "index",
-    "fidelity",
-    "observed_acc",
-    "true_acc",
-    "test_acc",
-    "cost_s",
-    "sim_time_s",
-    "wall_time_s",
-    "params_m",
-    "latency_s",
-    "train_time_s",
-    "flops_m",
-)
+ROW_FIELDS = ("strategy", "seed", *TRAJECTORY_FIELDS)
 _EVAL_FORMAT = (
     '"trial":%d,"index":%d,"fidelity":%d,' + ",".join(f'"{k}":%r' for k in ROW_FIELDS[5:]) + "}\n"
 )
