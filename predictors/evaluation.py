@@ -17,13 +17,11 @@ per test cell), ``summary.json`` (aggregated, one object per predictor x train s
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from predictors.base import Z90, Predictor
+from surrogate.atomic import atomic_path, atomic_write
 from surrogate.errors import NasscoutError
 from surrogate.space import N_CELLS, NB201Space
 
@@ -383,18 +382,7 @@ def json_dumps(obj: Any) -> str:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    from predictors.io import file_mode
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text)
 
 
 def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> EvalResult:
@@ -515,17 +503,8 @@ def _pyplot() -> Any:
 
 
 def _save_fig(fig: Any, path: Path) -> None:
-    from predictors.io import file_mode
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 def plot_tau(summary: list[dict[str, Any]], path: Path, *, title: str = "") -> None:

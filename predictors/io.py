@@ -18,7 +18,6 @@ import os
 import pickle
 import platform
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from predictors.base import Predictor
+from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 
@@ -51,27 +51,8 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def file_mode() -> int:
-    """The mode a plain ``open()`` would give a new file (temp files start private: 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data)
 
 
 def save_predictor(

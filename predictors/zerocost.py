@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import sys
-import tempfile
 import time
 import zipfile
 from abc import abstractmethod
@@ -52,6 +50,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from predictors.base import Z90, Predictor, output
+from surrogate.atomic import atomic_path
 from surrogate.errors import NasscoutError
 from surrogate.space import N_CELLS, NB201Space
 
@@ -201,20 +200,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # as a plain open() would (temp files start private)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 class ProxyCache:

@@ -15,11 +15,11 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from strategies.journal import JOURNAL_NAME, JournalContents, read_journal
+from surrogate.atomic import atomic_write as _atomic_write
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 
@@ -65,19 +65,8 @@ def run_id(benchmark: str, dataset: str, strategy: str, seed: int) -> str:
 
 
 def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``text`` atomically (see surrogate.atomic)."""
+    _atomic_write(path, text)
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from surrogate.atomic import atomic_path
 from surrogate.errors import DataError
 
 SCHEMA = "nasscout-benchmark"
@@ -83,10 +83,7 @@ def write_store(
             raise ValueError(
                 f"array {key!r} has shape {a.shape}; its first axis must be {n} (cells)"
             )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, a in arrays.items():
                 f.create_dataset(key, data=a)
@@ -105,15 +102,6 @@ def write_store(
                 sources=json.dumps(dict(sources or {}), sort_keys=True),
                 checksum=_checksum(arrays),
             )
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a benchmark file is for everyone
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

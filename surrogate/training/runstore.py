@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 from surrogate.training.data import canonical_dataset
@@ -48,12 +49,7 @@ _SPACE = NB201Space()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 @contextmanager
