@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import NasscoutError
+from surrogate.space_base import SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (source node, target node) of each edge, in arch-string order.
@@ -132,15 +133,41 @@ def _check_index(i: int) -> int:
     return i
 
 
-class NB201Space:
+class NB201Space(SearchSpace):
     """NAS-Bench-201 topology search space (also NATS-Bench 'tss')."""
 
     name = "nb201"
+    positions = tuple(f"{s}->{d}" for s, d in EDGES)
+    choices = (OPS,) * N_EDGES
+    arch_format = "an arch string '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|' with ops " + ", ".join(OPS)
     OPS = OPS
     EDGES = EDGES
     N_CELLS = N_CELLS
     N_EDGES = N_EDGES
     N_OPS = N_OPS
+
+    # ---- SearchSpace hooks ----------------------------------------------------------------------------
+    def _cell_ops(self) -> np.ndarray:
+        return _order().ops
+
+    def _raw_index(self) -> np.ndarray:
+        return _order().code_to_index
+
+    def _parse_string(self, text: str) -> int:
+        return _parse_string(text).index
+
+    def _format(self, index: int) -> str:
+        return str(self.from_index(index))
+
+    def _class_ids(self) -> np.ndarray:
+        from surrogate.isomorphism import canonical_codes
+
+        return canonical_codes(self.all_indices)
+
+    def _encoders(self):
+        from surrogate.encodings import _BUILDERS
+
+        return dict(_BUILDERS)
 
     # ---- identity -------------------------------------------------------------------------
     def parse(self, arch: ArchLike) -> Arch:
