@@ -17,12 +17,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from surrogate.space import NB201Space
+from surrogate.errors import NasscoutError
+from surrogate.space_base import SearchSpace
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One proposal: ``index`` is the NB201 cell index; ``fidelity`` the epochs to train (None = the most)."""
+    """One proposal: ``index`` is a cell index of the space; ``fidelity`` the epochs to train (None = the most)."""
 
     trial_id: int
     index: int
@@ -55,16 +56,27 @@ class SearchContext:
 
 
 class Strategy(ABC):
-    """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``."""
+    """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``.
+
+    A strategy knows its space only through the :class:`~surrogate.space_base.SearchSpace` API (``n_cells``,
+    ``cardinalities``, ``cell_ops``, ``indices_from_ops``, moves, ``class_ids``, ``encode``), so the same code runs
+    on every space. What a strategy needs beyond that (two fidelities, an encoding) it checks in
+    :meth:`unsupported`, which the constructor turns into one ``NasscoutError`` line.
+    """
 
     name: ClassVar[str] = "base"
     summary: ClassVar[str] = ""
     multi_fidelity: ClassVar[bool] = False
+    # the fewest distinct fidelities the strategy can work with (sh/hyperband: a lower rung to screen on)
+    min_fidelities: ClassVar[int] = 1
 
-    def __init__(self, space: NB201Space, *, seed: int, context: SearchContext | None = None):
+    def __init__(self, space: SearchSpace, *, seed: int, context: SearchContext | None = None):
         self.space = space
         self.seed = int(seed)
         self.context = context or SearchContext()
+        reason = self.unsupported(space, self.context)
+        if reason is not None:
+            raise NasscoutError(f"{self.name}: {reason}")
         self.rng = np.random.default_rng(self.seed)
         self._next_id = 0
 
@@ -85,6 +97,22 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, trial: Trial, obs: Observation) -> None:
         """Learn from a finished trial."""
+
+    @classmethod
+    def unsupported(cls, space: SearchSpace, context: SearchContext) -> str | None:
+        """Why this strategy cannot run on ``space`` with ``context`` (one line), or None when it can.
+
+        Callers may ask before constructing (e.g. to skip a strategy in ``--strategy all``); the constructor
+        raises the same reason as a ``NasscoutError``.
+        """
+        fids = sorted({int(f) for f in context.fidelities})
+        if len(fids) < cls.min_fidelities:
+            return (
+                f"needs at least {cls.min_fidelities} fidelities (training lengths), but dataset "
+                f"{context.dataset!r} offers only {fids} epochs; accepted: a benchmark with several "
+                "(e.g. nb201: 12 and 200 epochs)"
+            )
+        return None
 
     @property
     def max_fidelity(self) -> int:
