@@ -70,6 +70,9 @@ class Backend:
     def set_clock(self, seconds: float) -> None:
         """Continue the clock of an interrupted run from ``seconds`` (wall-clock backends)."""
 
+    def connect(self) -> None:
+        """Bring workers up before the run directory is touched (nothing to do for the simulated clock)."""
+
     def close(self) -> None:
         """Release workers (a backend may be reused for several searches before that)."""
 
@@ -132,9 +135,13 @@ class _ExecutorBackend(Backend):
     def _make_executor(self) -> Any:
         raise NotImplementedError
 
-    def start(self, benchmark: Any, spec: str, dataset: str, seed: int, observe: str) -> None:
+    def connect(self) -> None:
+        """Bring the workers up (or reach the scheduler) now: a bad address fails before anything runs."""
         if self._executor is None:
             self._executor = self._make_executor()
+
+    def start(self, benchmark: Any, spec: str, dataset: str, seed: int, observe: str) -> None:
+        self.connect()
         self._args = (spec, dataset, seed, observe)
         self._running.clear()
         self._ready.clear()
@@ -184,7 +191,7 @@ class _ExecutorBackend(Backend):
         if ex is not None:
             for fut in self._running:
                 fut.cancel()
-            ex.shutdown(wait=False, cancel_futures=True)
+            ex.shutdown(wait=False)
 
 
 def _init_pool_worker() -> None:

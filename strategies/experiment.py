@@ -508,9 +508,30 @@ def run_experiment(
     resume: bool = False,
 ) -> RunSummary:
     """Run (or, with ``resume``, continue) every search of ``config`` into ``out``."""
-    t0 = time.perf_counter()
-    out = Path(out)
     jobs = _int_in(jobs, "--jobs", 1, 256)
+    if config.backend == "simulated":
+        return _run_experiment(Path(out), config, bench, jobs, quiet, command_line, resume)
+    # real trials: searches run one after another, each with the backend's workers; the workers (or the
+    # Dask scheduler) are reached before the run directory is touched
+    _S.backend = config.make_backend()
+    try:
+        _S.backend.connect()
+        return _run_experiment(Path(out), config, bench, 1, quiet, command_line, resume)
+    finally:
+        _S.backend.close()
+        _S.backend = None
+
+
+def _run_experiment(
+    out: Path,
+    config: RunConfig,
+    bench: Any,
+    jobs: int,
+    quiet: bool,
+    command_line: list[str] | None,
+    resume: bool,
+) -> RunSummary:
+    t0 = time.perf_counter()
     command_line = command_line if command_line is not None else list(sys.argv)
     if resume:
         if not (out / META_NAME).exists():
@@ -544,22 +565,14 @@ def run_experiment(
         _S.config, _S.bench, _S.journal_path = config, bench, journal_path
         if bench.kind == "tabular":
             table_lookup(bench, config.dataset)  # built once here, inherited by forked workers
-        if config.backend != "simulated":
-            # real trials: searches run one after another, each with the backend's workers
-            _S.backend, jobs = config.make_backend(), 1
         _S.replay = {t: contents.rows[t] for t in tasks if t in contents.rows}
         per_run = config.budget_queries
         total = per_run * len(all_tasks) if per_run else None
         initial = sum(len(contents.rows.get(t, {})) for t in all_tasks if t in contents.done)
-        try:
-            with _progress(total, initial, quiet) as bar:
-                _execute(tasks, jobs, bar)
-                if total is not None:
-                    bar.update(total - bar.n)
-        finally:
-            if _S.backend is not None:
-                _S.backend.close()
-                _S.backend = None
+        with _progress(total, initial, quiet) as bar:
+            _execute(tasks, jobs, bar)
+            if total is not None:
+                bar.update(total - bar.n)
         final = write_results(out, meta)
     except OSError as exc:
         raise _dir_error(out, exc) from None

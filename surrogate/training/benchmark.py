@@ -361,9 +361,16 @@ def open_training_benchmark(spec: str) -> TrainingBenchmark:
     if len(parts) < 2 or parts[0] != "train" or not parts[1]:
         raise NasscoutError(f"cannot read {spec!r}; accepted: train:DATASET[:PRESET[:STORE.h5]]")
     dataset = canonical_dataset(parts[1])
-    preset = get_preset(parts[2] if len(parts) > 2 and parts[2] else "cpu-mini")
+    named = parts[2] if len(parts) > 2 and parts[2] else None
+    preset = get_preset(named or "cpu-mini")
     if len(parts) > 3 and parts[3]:
         store = Path(parts[3])
+        # an existing store knows its recipe (e.g. cpu-mini with 50 epochs): use it, so a worker process
+        # reopening the same spec trains exactly what the store holds
+        if store.exists() or store.with_suffix(".runs").is_dir():
+            recorded = RunStore.open(store)
+            if named is None or named == recorded.preset.name:
+                preset = recorded.preset
     else:
         store = nasscout_home() / "runs" / f"{dataset}-{preset.name}-e{preset.epochs}.h5"
         seed_file = COMMITTED.get((dataset, preset.name))
