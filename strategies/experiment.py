@@ -49,6 +49,8 @@ RESULT_OPTIONS = (
     "budget_queries",
     "budget_seconds",
     "n_workers",
+    "observe",
+    "backend",
 )
 OPTION_FLAGS = {
     "benchmark": "--benchmark",
@@ -59,6 +61,17 @@ OPTION_FLAGS = {
     "budget_queries": "--budget-queries",
     "budget_seconds": "--budget-seconds",
     "n_workers": "--workers",
+    "observe": "--observe",
+    "backend": "--backend",
+}
+
+
+# what a meta.json written before an option existed means by its absence
+CONFIG_DEFAULTS = {
+    "observe": "seed",
+    "backend": "simulated",
+    "dask_local": None,
+    "dask_scheduler": None,
 }
 
 
@@ -74,6 +87,10 @@ class RunConfig:
     budget_queries: int | None
     budget_seconds: float | None
     n_workers: int = 1
+    observe: str = "seed"
+    backend: str = "simulated"
+    dask_local: int | None = None
+    dask_scheduler: str | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -83,6 +100,16 @@ class RunConfig:
         d = asdict(self)
         d["strategies"] = list(self.strategies)
         return d
+
+    def make_backend(self) -> Any:
+        from strategies.backends import make_backend
+
+        return make_backend(
+            self.backend,
+            n_workers=self.n_workers,
+            dask_local=self.dask_local,
+            dask_scheduler=self.dask_scheduler,
+        )
 
 
 def _int_in(value: Any, flag: str, low: int, high: int) -> int:
@@ -105,6 +132,10 @@ def make_config(
     budget_queries: int | None = None,
     budget_seconds: float | None = None,
     n_workers: int = 1,
+    observe: str = "seed",
+    backend: str = "simulated",
+    dask_local: int | None = None,
+    dask_scheduler: str | None = None,
 ) -> tuple[RunConfig, Any]:
     """Validate options (loading the benchmark) -> (config, benchmark). Nothing touches the disk."""
     from surrogate.registry import load_benchmark
@@ -127,8 +158,14 @@ def make_config(
             budget_queries,
             "--budget-queries",
             1,
-            bench.space.N_CELLS * len(bench.fidelities_for(ds)),
+            bench.space.n_cells * len(bench.fidelities_for(ds)),
         )
+    check_observe_flag(observe)
+    from strategies.backends import make_backend
+
+    backend_obj = make_backend(
+        backend, n_workers=1, dask_local=dask_local, dask_scheduler=dask_scheduler
+    )  # validates the backend's options; makes no worker yet
     try:
         runner = Runner(
             bench,
@@ -137,6 +174,8 @@ def make_config(
             n_workers=n_workers,
             budget_queries=budget_queries,
             budget_seconds=budget_seconds,
+            observe=observe,
+            backend=backend_obj,
         )
     except NasscoutError as exc:  # reword the Python-API names as the CLI flags
         msg = (
@@ -152,8 +191,21 @@ def make_config(
         budget_queries=budget_queries,
         budget_seconds=runner.budget_seconds,
         n_workers=runner.n_workers,
+        observe=observe,
+        backend=backend,
+        dask_local=dask_local,
+        dask_scheduler=dask_scheduler,
     )
     return config, bench
+
+
+def check_observe_flag(observe: Any) -> str:
+    from strategies.evaluators import check_observe
+
+    try:
+        return check_observe(observe)
+    except NasscoutError as exc:
+        raise NasscoutError(str(exc).replace("observe ", "--observe ", 1)) from None
 
 
 def _versions() -> dict[str, str]:
@@ -189,7 +241,7 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
     """Everything needed to reproduce and to report the run without reloading the benchmark."""
     ds = config.dataset
     best_index, best_value = bench.best(ds)
-    cells = getattr(bench, "cells", bench.space.all_indices)
+    cells = bench.cells_for(ds)
     top = max(bench.fidelities_for(ds))
     mean = bench.query(cells, dataset=ds, fidelity=top, seed="mean")
     options, objectives = _strategy_facts(config.strategies)
@@ -200,14 +252,16 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
         "config": {
             **config.to_json(),
             "seeds": config.seeds,
-            "benchmark_name": getattr(bench, "name", config.benchmark),
+            "benchmark_name": bench.name,
         },
         "strategy_options": options,
         "objectives": objectives,
         "benchmark": {
-            "name": getattr(bench, "name", config.benchmark),
-            "path": str(getattr(bench, "path", "")),
-            "created_utc": getattr(bench, "attrs", {}).get("created_utc"),
+            "name": bench.name,
+            "kind": bench.kind,
+            "space": bench.space.name,
+            "metric": bench.metric(ds).to_json(),
+            "path": str(bench.path or ""),
             "fidelities": list(bench.fidelities_for(ds)),
             "top_fidelity": int(top),
             "best_index": int(best_index),
@@ -217,7 +271,9 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
             "hv_ref": [float(np.nanmin(mean.valid_acc)), float(np.nanmax(mean.params_m))],
         },
         "noise": "trial t of seed s observes recorded seed number floor(u * n_seeds) of its cell, "
-        "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]",
+        "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]"
+        if config.observe == "seed"
+        else "observe=mean: every trial observes its cell's seed-mean validation value",
         "strategy_options_note": "keyword options of each strategy class as run (None: the class default)",
         "command_line": command_line,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -272,7 +328,7 @@ def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:
     for key, value in given.items():
         if key not in RESULT_OPTIONS:
             continue
-        have = cfg.get(key)
+        have = cfg.get(key, CONFIG_DEFAULTS.get(key))
         if key == "strategies":
             value, have = list(value), list(have)
         if value != have:
@@ -291,7 +347,8 @@ class _Shared:
     config: RunConfig
     bench: Any
     journal_path: Path
-    replay: dict[tuple[str, int], dict[int, dict[str, Any]]]
+    replay: dict[tuple[str, int], dict[int, Any]]
+    backend: Any = None  # a real backend shared by the searches (None: each search simulates)
     counter: Any = None  # multiprocessing.Value with evaluations done (process mode)
     tick: Any = None  # in-process progress callback
 
@@ -324,6 +381,9 @@ def _run_task(task: tuple[str, int]) -> tuple[str, int, int]:
         n_workers=cfg.n_workers,
         budget_queries=cfg.budget_queries,
         budget_seconds=cfg.budget_seconds,
+        observe=cfg.observe,
+        backend=_S.backend or cfg.make_backend(),
+        spec=cfg.benchmark,
     )
     journal = _writer()
     if _S.counter is not None:
@@ -448,9 +508,30 @@ def run_experiment(
     resume: bool = False,
 ) -> RunSummary:
     """Run (or, with ``resume``, continue) every search of ``config`` into ``out``."""
-    t0 = time.perf_counter()
-    out = Path(out)
     jobs = _int_in(jobs, "--jobs", 1, 256)
+    if config.backend == "simulated":
+        return _run_experiment(Path(out), config, bench, jobs, quiet, command_line, resume)
+    # real trials: searches run one after another, each with the backend's workers; the workers (or the
+    # Dask scheduler) are reached before the run directory is touched
+    _S.backend = config.make_backend()
+    try:
+        _S.backend.connect()
+        return _run_experiment(Path(out), config, bench, 1, quiet, command_line, resume)
+    finally:
+        _S.backend.close()
+        _S.backend = None
+
+
+def _run_experiment(
+    out: Path,
+    config: RunConfig,
+    bench: Any,
+    jobs: int,
+    quiet: bool,
+    command_line: list[str] | None,
+    resume: bool,
+) -> RunSummary:
+    t0 = time.perf_counter()
     command_line = command_line if command_line is not None else list(sys.argv)
     if resume:
         if not (out / META_NAME).exists():
@@ -482,7 +563,7 @@ def run_experiment(
         all_tasks = [(s, seed) for s in config.strategies for seed in config.seeds]
         tasks = [t for t in all_tasks if t not in contents.done]
         _S.config, _S.bench, _S.journal_path = config, bench, journal_path
-        if hasattr(bench, "seeds"):
+        if bench.kind == "tabular":
             table_lookup(bench, config.dataset)  # built once here, inherited by forked workers
         _S.replay = {t: contents.rows[t] for t in tasks if t in contents.rows}
         per_run = config.budget_queries

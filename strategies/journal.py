@@ -18,15 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strategies.runner import TRAJECTORY_FIELDS
+from strategies.row import Row
 
 JOURNAL_NAME = "journal.jsonl"
-# Fields of one evaluation line, in the order written. ``flops_m`` is kept so a replayed observation is
-# complete; the results table does not show it.
-ROW_FIELDS = ("strategy", "seed", *TRAJECTORY_FIELDS)
-_EVAL_FORMAT = (
-    '"trial":%d,"index":%d,"fidelity":%d,' + ",".join(f'"{k}":%r' for k in ROW_FIELDS[5:]) + "}\n"
-)
 
 
 class JournalWriter:
@@ -50,30 +44,15 @@ class JournalWriter:
         self._last_flush = now
         self._last_sync = now
         self._dirty = False
-        self._prefix: dict[tuple, str] = {}
 
     def add(self, row: dict[str, Any]) -> None:
         """Queue one line; it reaches the file within ``max_rows`` lines or ``max_delay_s`` seconds."""
         self._buf.append(json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n")
         self._flush_if_due()
 
-    def add_evaluation(self, values: tuple) -> None:
-        """Queue one evaluation given as a tuple in ``ROW_FIELDS`` order (NaN/inf written as null).
-
-        Formatted by hand (3x faster than json.dumps): ``%r`` of a float is the shortest repr that
-        round-trips, exactly what JSON encoders write.
-        """
-        key = values[:2]
-        prefix = self._prefix.get(key)
-        if prefix is None:
-            prefix = self._prefix[key] = (
-                f'{{"strategy":{json.dumps(str(key[0]))},"seed":{int(key[1])},'
-            )
-        line = _EVAL_FORMAT % values[2:]
-        # no key of this part contains "nan" or "inf": only numbers can match
-        if "nan" in line or "inf" in line:
-            line = line.replace("nan", "null").replace("-inf", "null").replace("inf", "null")
-        self._buf.append(prefix + line)
+    def add_row(self, row: Row) -> None:
+        """Queue one evaluation (a :class:`~strategies.row.Row`, written as JSON, unknown numbers null)."""
+        self._buf.append(row.to_json() + "\n")
         self._flush_if_due()
 
     def _flush_if_due(self) -> None:
@@ -121,7 +100,7 @@ class JournalWriter:
 class JournalContents:
     """What a journal holds: evaluation rows per (strategy, seed) keyed by trial, and finished runs."""
 
-    rows: dict[tuple[str, int], dict[int, dict[str, Any]]] = field(default_factory=dict)
+    rows: dict[tuple[str, int], dict[int, Row]] = field(default_factory=dict)
     done: set[tuple[str, int]] = field(
         default_factory=set
     )  # finished, with all their rows readable
@@ -162,13 +141,11 @@ def read_journal(path: str | os.PathLike, *, warn: bool = True) -> JournalConten
             if row.get("done"):
                 finished[key] = int(row.get("rows", -1))
                 continue
-            trial = int(row["trial"])
-            if len(row) != len(ROW_FIELDS) and any(f not in row for f in ROW_FIELDS):
-                raise ValueError("missing fields")
+            evaluation = Row.from_json(row)
         except (ValueError, KeyError, TypeError):
             out.damaged_lines.append(number)
             continue
-        out.rows.setdefault(key, {}).setdefault(trial, row)
+        out.rows.setdefault(key, {}).setdefault(evaluation.trial, evaluation)
     # a run whose rows were partly lost to a damaged line is not finished: resume redoes the missing ones
     out.done = {k for k, n in finished.items() if len(out.rows.get(k, ())) == n}
     if warn and out.damaged_lines:

@@ -157,12 +157,18 @@ def format_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> st
     budget = []
     if cfg.get("budget_queries"):
         budget.append(f"{cfg['budget_queries']} queries")
+    backend = cfg.get("backend", "simulated")
     if cfg.get("budget_seconds"):
-        budget.append(f"{cfg['budget_seconds']:,.0f} simulated s")
+        clock = "simulated" if backend == "simulated" else "wall"
+        budget.append(f"{cfg['budget_seconds']:,.0f} {clock} s")
+    observe = cfg.get("observe", "seed")
+    seen = "one seed's value" if observe == "seed" else "the seed-mean"
+    metric = b.get("metric", {}).get("name", "top-1 accuracy (%)")
     lines = [
-        f"{b['name']} / {cfg['dataset']}: {', '.join(budget)}, {cfg['n_workers']} worker(s); "
-        f"best valid acc {b['best_valid_acc']:.2f}% (cell #{b['best_index']})",
-        "validation regret of the incumbent, percentage points, mean ± 95% CI over seeds",
+        f"{b['name']} / {cfg['dataset']}: {', '.join(budget)}, {cfg['n_workers']} worker(s) on the "
+        f"{backend} backend; observe={observe} (strategies see {seen}); "
+        f"best valid {b['best_valid_acc']:.4g} (cell #{b['best_index']})",
+        f"validation regret of the incumbent ({metric}; regret in its units), mean ± 95% CI over seeds",
     ]
     cols = [f"@{n}" for n in CHECKPOINTS] + ["final"]
     width = max([len("strategy")] + [len(s) for s in summary])

@@ -21,7 +21,6 @@ from typing import Any
 from strategies.journal import JOURNAL_NAME, JournalContents, read_journal
 from surrogate.atomic import atomic_write as _atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
 
 RESULTS_NAME = "results.csv"
 META_NAME = "meta.json"
@@ -45,6 +44,7 @@ COLUMNS = (
     "params_m",
     "latency_s",
     "train_time_s",
+    "flops_m",
 )
 _FLOAT_COLUMNS = (
     "observed_acc",
@@ -56,6 +56,7 @@ _FLOAT_COLUMNS = (
     "params_m",
     "latency_s",
     "train_time_s",
+    "flops_m",
 )
 
 
@@ -91,15 +92,21 @@ def _csv_field(value: Any) -> str:
     return buf.getvalue()
 
 
-# per evaluation: trial, arch, fidelity, 6 floats, index, 3 floats (arch strings never need quoting)
-_ROW_FORMAT = "%d,%s,%d," + ",".join(["%r"] * 6) + ",%d," + ",".join(["%r"] * 3) + "\n"
+def _number(v: float) -> str:
+    """A float as CSV text: the shortest repr that round-trips; unknown (NaN, inf) as empty."""
+    return repr(v) if math.isfinite(v) else ""
 
 
-def results_text(
-    contents: JournalContents, meta: dict[str, Any], space: NB201Space | None = None
-) -> str:
-    """The CSV for every journaled evaluation, in the documented row order (NaN written as empty)."""
-    space = space or NB201Space()
+def space_of(meta: dict[str, Any]) -> Any:
+    """The search space a run's cells live in (recorded in meta.json; runs before it was recorded: nb201)."""
+    from surrogate.spaces import get_space
+
+    return get_space(meta.get("benchmark", {}).get("space", "nb201"))
+
+
+def results_text(contents: JournalContents, meta: dict[str, Any], space: Any = None) -> str:
+    """The CSV for every journaled evaluation, in the documented row order (unknown numbers empty)."""
+    space = space or space_of(meta)
     cfg = meta["config"]
     bench, ds = cfg["benchmark_name"], cfg["dataset"]
     order = {s: i for i, s in enumerate(cfg["strategies"])}
@@ -108,35 +115,26 @@ def results_text(
     parts = [",".join(COLUMNS) + "\n"]
     for strategy, seed in keys:
         rows = sorted(
-            contents.rows[(strategy, seed)].values(), key=lambda r: (r["sim_time_s"], r["trial"])
+            contents.rows[(strategy, seed)].values(), key=lambda r: (r.sim_time_s, r.trial)
         )
         prefix = "".join(
             _csv_field(v) + ","
             for v in (run_id(bench, ds, strategy, seed), strategy, bench, ds, seed)
         )
         for r in rows:
-            index = int(r["index"])
-            arch = arch_cache.get(index)
+            arch = arch_cache.get(r.index)
             if arch is None:
-                arch = arch_cache[index] = space.format(index)
-            line = _ROW_FORMAT % (
-                r["trial"],
+                arch = arch_cache[r.index] = _csv_field(space.format(r.index))
+            fields = (
+                str(r.trial),
                 arch,
-                r["fidelity"],
-                r["observed_acc"],
-                r["true_acc"],
-                r["test_acc"],
-                r["cost_s"],
-                r["sim_time_s"],
-                r["wall_time_s"],
-                index,
-                r["params_m"],
-                r["latency_s"],
-                r["train_time_s"],
+                str(r.fidelity),
+                *map(_number, (r.observed_acc, r.true_acc, r.test_acc, r.cost_s, r.sim_time_s)),
+                _number(r.wall_time_s),
+                str(r.index),
+                *map(_number, (r.params_m, r.latency_s, r.train_time_s, r.flops_m)),
             )
-            if "None" in line or "nan" in line:  # unknown -> empty (arch strings hold neither word)
-                line = line.replace("None", "").replace("nan", "")
-            parts.append(prefix + line)
+            parts.append(prefix + ",".join(fields) + "\n")
     return "".join(parts)
 
 

@@ -1,12 +1,11 @@
-"""Drive one strategy against a benchmark on a simulated clock, as Syne Tune's simulator backend does.
+"""Drive one strategy against a benchmark through a backend: the scheduler loop of every search.
 
-``n_workers`` asynchronous workers share an event queue (heapq) ordered by finish time; each evaluation
-occupies its worker for ``benchmark.cost(cell, fidelity)`` simulated seconds, and ``ask`` is called whenever a
-worker is free. The strategy observes one seed's validation accuracy, drawn with a uniform that is a function of
-``(seed, trial)`` alone (:func:`noise_uniforms`), so a resumed run (or a different number of processes) draws
-exactly the same values.
-The recorded truth is the seed-mean validation accuracy at the benchmark's top fidelity (``true_acc``) and the
-seed-mean test accuracy (``test_acc``, NaN when the benchmark does not know it, e.g. NB201 cifar10).
+The loop asks the strategy whenever a worker is free, submits the trial to the backend
+(``strategies.backends``: simulated clock, local process pool, or Dask) and tells the strategy each result
+as the backend releases it. With the simulated backend, ``n_workers`` asynchronous workers share an event
+queue ordered by finish time and each evaluation occupies its worker for ``benchmark.cost(cell, fidelity)``
+simulated seconds; results are bit-identical for a seed. How a trial becomes a value (one seed's noisy value
+or the seed-mean, ``observe``) is ``strategies.evaluators``.
 
 Usage::
 
@@ -15,13 +14,12 @@ Usage::
     traj.regret()                       # incumbent regret after each evaluation (percentage points)
 
 Budgets: ``budget_queries`` caps the number of evaluations started; ``budget_seconds`` stops starting
-evaluations once the simulated clock reaches it, and evaluations finishing after it are not recorded (their
+evaluations once the backend's clock reaches it, and evaluations finishing after it are not recorded (their
 results arrive too late). With both, whichever is hit first ends the run.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
 from collections.abc import Callable
@@ -30,190 +28,22 @@ from typing import Any
 
 import numpy as np
 
+from strategies.backends import Backend, Job, ReplayBackend, SimulatedBackend
 from strategies.base import Observation, SearchContext, Strategy, Trial
+from strategies.evaluators import (  # noqa: F401 - re-exported: the runner's public vocabulary
+    QueryEvaluator,
+    TableEvaluator,
+    check_observe,
+    noise_rng,
+    noise_uniforms,
+    table_lookup,
+)
+from strategies.row import ROW_FIELDS, Row
 from surrogate.errors import NasscoutError
 
 MAX_WORKERS = 1024
-# Columns of one row in a Trajectory (the run-level columns strategy/seed/benchmark/dataset live on it).
-TRAJECTORY_FIELDS = (
-    "trial",
-    "index",
-    "fidelity",
-    "observed_acc",
-    "true_acc",
-    "test_acc",
-    "cost_s",
-    "sim_time_s",
-    "wall_time_s",
-    "params_m",
-    "latency_s",
-    "train_time_s",
-    "flops_m",
-)
-# What an evaluation yields, in this order (a plain tuple: this is the hot path).
-_VALUES = (
-    "observed_acc",
-    "true_acc",
-    "test_acc",
-    "cost_s",
-    "params_m",
-    "latency_s",
-    "train_time_s",
-    "flops_m",
-)
-
-
-NOISE_BLOCK = 64
-
-
-def noise_uniforms(seed: int, block: int) -> list[float]:
-    """The uniforms of trials ``block * 64 .. block * 64 + 63`` in run ``seed``.
-
-    Trial t of run s observes with u(s, t) = ``default_rng([s, t // 64]).random(64)[t % 64]``: a function of
-    (seed, trial) alone, so a resumed or re-partitioned run draws the same values. Blocks of 64 make the
-    draw ~50x cheaper than one Generator per trial (creating a Generator costs ~13 us).
-    """
-    return np.random.default_rng([seed, block]).random(NOISE_BLOCK).tolist()
-
-
-def noise_rng(seed: int, trial: int) -> np.random.Generator:
-    """A Generator whose next ``random()`` is u(seed, trial), for ``benchmark.query(..., seed=rng)``."""
-    rng = np.random.default_rng([seed, trial // NOISE_BLOCK])
-    rng.random(trial % NOISE_BLOCK)
-    return rng
-
-
-# ---- evaluation backends -------------------------------------------------------------------------------------
-class TableLookup:
-    """One dataset of a tabular benchmark as plain per-cell Python lists, read once through its public API.
-
-    Building costs ~0.1 s and is shared by every run of the process; afterwards an evaluation is a few list
-    reads. The noisy draw picks among a cell's recorded seeds exactly as ``TabularBenchmark.query`` does with a
-    Generator (``tests/test_runner.py`` checks that they agree bit for bit).
-    """
-
-    def __init__(self, benchmark: Any, dataset: str) -> None:
-        space = benchmark.space
-        n = space.N_CELLS
-        cells = np.asarray(getattr(benchmark, "cells", space.all_indices), dtype=np.int64)
-        self.known = np.zeros(n, dtype=bool)
-        self.known[cells] = True
-        fids = _fidelities(benchmark, dataset)
-        top = max(fids)
-
-        def full(values: np.ndarray) -> list[float]:
-            out = np.full(n, np.nan)
-            out[cells] = values
-            return out.tolist()
-
-        mean = benchmark.query(cells, dataset=dataset, fidelity=top, seed="mean")
-        self.true = full(mean.valid_acc)
-        self.test = full(mean.test_acc)
-        self.params = full(mean.params_m)
-        self.latency = full(mean.latency_s)
-        self.flops = full(mean.flops_m)
-        self.cost: dict[int, list[float]] = {}
-        self.train_time: dict[int, list[float]] = {}
-        self.draws: dict[int, list[list[float]]] = {}
-        for f in fids:
-            self.cost[f] = full(benchmark.cost(cells, dataset=dataset, fidelity=f))
-            self.train_time[f] = full(
-                benchmark.query(cells, dataset=dataset, fidelity=f, seed="mean").train_time_s
-            )
-            per_seed = np.column_stack(
-                [
-                    benchmark.query(cells, dataset=dataset, fidelity=f, seed=s).valid_acc
-                    for s in benchmark.seeds(dataset, f)
-                ]
-            )
-            draws: list[list[float]] = [[] for _ in range(n)]
-            for cell, row in zip(cells.tolist(), per_seed.tolist()):
-                draws[cell] = [v for v in row if v == v]  # recorded seeds, in column order
-            self.draws[f] = draws
-
-
-_LOOKUPS: dict[tuple[int, str], TableLookup] = {}
-
-
-def table_lookup(benchmark: Any, dataset: str) -> TableLookup:
-    key = (id(benchmark), dataset)
-    if key not in _LOOKUPS:
-        _LOOKUPS[key] = TableLookup(benchmark, dataset)
-    return _LOOKUPS[key]
-
-
-def _fidelities(benchmark: Any, dataset: str) -> tuple[int, ...]:
-    if hasattr(benchmark, "fidelities_for"):
-        return tuple(benchmark.fidelities_for(dataset))
-    return tuple(benchmark.fidelities)
-
-
-def _missing_cell(benchmark: Any, index: int) -> NasscoutError:
-    return NasscoutError(
-        f"cell {index} ({benchmark.space.format(index)}) is not in benchmark "
-        f"{getattr(benchmark, 'name', '?')!r}; the strategy proposed a cell the benchmark cannot answer"
-    )
-
-
-class TableEvaluator:
-    """Answers from a :class:`TableLookup` (any benchmark with recorded seeds: ``seeds(dataset, fidelity)``)."""
-
-    def __init__(self, benchmark: Any, dataset: str, seed: int) -> None:
-        self.benchmark = benchmark
-        self.table = table_lookup(benchmark, dataset)
-        self.seed = seed
-        self._block = -1
-        self._uniforms: list[float] = []
-
-    def __call__(self, index: int, fidelity: int, trial: int) -> tuple:
-        t = self.table
-        draws = t.draws[fidelity][index]
-        if draws:
-            block, pos = divmod(trial, NOISE_BLOCK)
-            if block != self._block:
-                self._uniforms = noise_uniforms(self.seed, block)
-                self._block = block
-            observed = draws[int(self._uniforms[pos] * len(draws))]
-        elif not t.known[index]:
-            raise _missing_cell(self.benchmark, index)
-        else:
-            observed = math.nan
-        return (
-            observed,
-            t.true[index],
-            t.test[index],
-            t.cost[fidelity][index],
-            t.params[index],
-            t.latency[index],
-            t.train_time[fidelity][index],
-            t.flops[index],
-        )
-
-
-class QueryEvaluator:
-    """Answers by calling ``benchmark.query`` per evaluation (benchmarks without recorded seeds)."""
-
-    def __init__(self, benchmark: Any, dataset: str, seed: int) -> None:
-        self.benchmark = benchmark
-        self.dataset = dataset
-        self.seed = seed
-        self.top = max(_fidelities(benchmark, dataset))
-
-    def __call__(self, index: int, fidelity: int, trial: int) -> tuple:
-        b, ds, cell = self.benchmark, self.dataset, np.array([index])
-        obs = b.query(cell, dataset=ds, fidelity=fidelity, seed=noise_rng(self.seed, trial))
-        truth = b.query(cell, dataset=ds, fidelity=self.top, seed="mean")
-        cost = b.cost(cell, dataset=ds, fidelity=fidelity)
-        return (
-            float(obs.valid_acc[0]),
-            float(truth.valid_acc[0]),
-            float(truth.test_acc[0]),
-            float(cost[0]),
-            float(obs.params_m[0]),
-            float(obs.latency_s[0]),
-            float(obs.train_time_s[0]),
-            float(obs.flops_m[0]),
-        )
+# Columns of one row of a Trajectory after the run-level strategy and seed (kept for readers of old code).
+TRAJECTORY_FIELDS = ROW_FIELDS[2:]
 
 
 # ---- results of one run ----------------------------------------------------------------------------------------
@@ -225,7 +55,7 @@ class Trajectory:
     seed: int
     benchmark: str
     dataset: str
-    rows: list[tuple]  # TRAJECTORY_FIELDS order
+    rows: list[Row]
     top_fidelity: int
     best_valid_acc: float  # the benchmark's best seed-mean validation accuracy on this dataset
 
@@ -233,7 +63,7 @@ class Trajectory:
         return len(self.rows)
 
     def column(self, name: str) -> np.ndarray:
-        i = TRAJECTORY_FIELDS.index(name)
+        i = ROW_FIELDS.index(name)
         return np.array([r[i] for r in self.rows])
 
     def regret(
@@ -253,10 +83,8 @@ class Trajectory:
     def to_frame(self):  # -> pandas.DataFrame (pandas imported lazily)
         import pandas as pd
 
-        df = pd.DataFrame(self.rows, columns=list(TRAJECTORY_FIELDS))
-        return df.assign(
-            strategy=self.strategy, seed=self.seed, benchmark=self.benchmark, dataset=self.dataset
-        )
+        df = pd.DataFrame(self.rows, columns=list(ROW_FIELDS))
+        return df.assign(benchmark=self.benchmark, dataset=self.dataset)
 
 
 def incumbent_positions(observed: np.ndarray, at_top: np.ndarray) -> np.ndarray:
@@ -293,7 +121,7 @@ def _check_int(value: Any, what: str, low: int, high: int) -> int:
 
 
 class Runner:
-    """Runs strategies against one dataset of a benchmark with one seed, on the simulated clock."""
+    """Runs strategies against one dataset of a benchmark with one seed, through one backend."""
 
     def __init__(
         self,
@@ -304,16 +132,22 @@ class Runner:
         n_workers: int = 1,
         budget_queries: int | None = None,
         budget_seconds: float | None = None,
+        observe: str = "seed",
+        backend: Backend | None = None,
+        spec: str | None = None,
     ) -> None:
         self.benchmark = benchmark
-        self.dataset = benchmark.dataset(dataset) if hasattr(benchmark, "dataset") else dataset
+        self.dataset = benchmark.dataset(dataset)
         self.seed = _check_int(seed, "seed", 0, 2**32 - 1)
         self.n_workers = _check_int(n_workers, "n_workers", 1, MAX_WORKERS)
-        self.fidelities = _fidelities(benchmark, self.dataset)
+        self.observe = check_observe(observe)
+        self.backend = backend if backend is not None else SimulatedBackend()
+        self.spec = spec or benchmark.name  # how a worker process opens the benchmark again
+        self.fidelities = tuple(benchmark.fidelities_for(self.dataset))
         self.top_fidelity = max(self.fidelities)
-        space = benchmark.space
+        self.cells = np.asarray(benchmark.cells_for(self.dataset), dtype=np.int64)
         # every (cell, fidelity) once: a budget beyond that is a typo, not an experiment
-        self.max_queries = space.N_CELLS * len(self.fidelities)
+        self.max_queries = benchmark.space.n_cells * len(self.fidelities)
         if budget_queries is None and budget_seconds is None:
             raise NasscoutError("no budget given; set budget_queries and/or budget_seconds")
         if budget_queries is not None:
@@ -323,14 +157,19 @@ class Runner:
         self.budget_queries = budget_queries
         self.budget_seconds = budget_seconds
         self.best_index, self.best_valid_acc = benchmark.best(self.dataset)
-        self._evaluator_cls = TableEvaluator if hasattr(benchmark, "seeds") else QueryEvaluator
 
     def _check_seconds(self, value: Any) -> float:
-        cap = self.max_seconds()
         try:
             v = float(value)
         except (TypeError, ValueError):
             v = math.nan
+        if self.backend.clock == "wall":  # real time: any positive budget is meaningful
+            if not 0 < v < math.inf:
+                raise NasscoutError(
+                    f"budget_seconds {value!r} is invalid; accepted: a number of seconds > 0"
+                )
+            return v
+        cap = self.max_seconds()
         if not 0 < v <= cap:
             raise NasscoutError(
                 f"budget_seconds {value!r} is invalid; accepted: more than 0 and at most {cap:,.0f} "
@@ -339,10 +178,9 @@ class Runner:
         return v
 
     def max_seconds(self) -> float:
-        cells = getattr(self.benchmark, "cells", self.benchmark.space.all_indices)
         return float(
             sum(
-                np.nansum(self.benchmark.cost(cells, dataset=self.dataset, fidelity=f))
+                np.nansum(self.benchmark.cost(self.cells, dataset=self.dataset, fidelity=f))
                 for f in self.fidelities
             )
         )
@@ -383,10 +221,9 @@ class Runner:
             raise NasscoutError(
                 f"strategy {name!r} proposed cell {index!r}; accepted: an int index"
             )
-        if not 0 <= index < self.benchmark.space.N_CELLS:
-            raise NasscoutError(
-                f"strategy {name!r} proposed cell {index}, outside 0..{self.benchmark.space.N_CELLS - 1}"
-            )
+        n = self.benchmark.space.n_cells
+        if not 0 <= index < n:
+            raise NasscoutError(f"strategy {name!r} proposed cell {index}, outside 0..{n - 1}")
         fid = self.top_fidelity if trial.fidelity is None else trial.fidelity
         if fid not in self.fidelities:
             raise NasscoutError(
@@ -401,34 +238,40 @@ class Runner:
         *,
         options: dict[str, Any] | None = None,
         journal: Any = None,
-        replay: dict[int, dict[str, Any]] | None = None,
+        replay: dict[int, Row] | None = None,
         on_row: Callable[[], None] | None = None,
         name: str | None = None,
     ) -> Trajectory:
         """Search until the budget is spent and return every evaluation.
 
         ``journal`` (a :class:`~strategies.journal.JournalWriter`) receives each new evaluation; ``replay``
-        (trial -> journaled row, from an interrupted run) is fed back instead of evaluating again, after
-        checking that the strategy proposes exactly the journaled cells.
+        (trial -> journaled :class:`Row`, from an interrupted run) is fed back instead of evaluating again,
+        after checking that the strategy proposes exactly the journaled cells (and, on the simulated clock,
+        that they finish at the journaled times).
         """
         strat = self.make_strategy(strategy, **(options or {}))
         name = name or (strategy if isinstance(strategy, str) else type(strat).name)
-        evaluate = self._evaluator_cls(self.benchmark, self.dataset, self.seed)
         replay = replay or {}
+        backend = self.backend
+        exact = backend.clock == "simulated"
+        if replay and not exact:
+            backend = ReplayBackend(backend, replay)
+        backend.start(self.benchmark, self.spec, self.dataset, self.seed, self.observe)
         limit_q = self.budget_queries or self.max_queries
         limit_t = self.budget_seconds if self.budget_seconds is not None else math.inf
         seed = self.seed
         wall0 = time.perf_counter()
-        wall_offset = max((r["wall_time_s"] or 0.0 for r in replay.values()), default=0.0)
-        heap: list[tuple] = []
-        rows: list[tuple] = []
-        push, pop = heapq.heappush, heapq.heappop
-        now, asked, free, replayed = 0.0, 0, self.n_workers, 0
+        wall_offset = max((r.wall_time_s for r in replay.values()), default=0.0)
+        if not wall_offset >= 0:
+            wall_offset = 0.0
+        rows: list[Row] = []
+        submit, completed = backend.submit, backend.next_completed
+        asked, free, replayed = 0, self.n_workers, 0
         while True:
-            while free and asked < limit_q and now < limit_t:
+            while free and asked < limit_q and backend.now() < limit_t:
                 trial = strat.ask()
                 if trial is None:
-                    if not heap:
+                    if not backend.pending:
                         raise NasscoutError(
                             f"strategy {name!r} proposed nothing (ask() returned None) while no trial was "
                             "running; None is allowed only while trials are pending"
@@ -436,68 +279,45 @@ class Runner:
                     break
                 index, fid = self._check_trial(trial, name)
                 old = replay.get(asked)
-                if old is None:
-                    values = evaluate(index, fid, asked)
-                else:
-                    if old["index"] != index or old["fidelity"] != fid:
-                        raise NasscoutError(
-                            f"cannot resume: strategy {name!r} (seed {seed}) proposed cell {index} at {fid} "
-                            f"epochs as trial {asked}, but the journal recorded cell {old['index']} at "
-                            f"{old['fidelity']} epochs; the strategy's code or options changed since the run "
-                            "started. Start a new run with another --out"
-                        )
-                    values = tuple(math.nan if old[k] is None else old[k] for k in _VALUES)
-                cost = values[3]
-                if not cost >= 0:
+                if old is not None and (old.index != index or old.fidelity != fid):
                     raise NasscoutError(
-                        f"benchmark has no training time for cell {index} at {fid} epochs on {self.dataset}, "
-                        "so the simulated clock cannot advance"
+                        f"cannot resume: strategy {name!r} (seed {seed}) proposed cell {index} at {fid} "
+                        f"epochs as trial {asked}, but the journal recorded cell {old.index} at "
+                        f"{old.fidelity} epochs; the strategy's code or options changed since the run "
+                        "started. Start a new run with another --out"
                     )
-                push(heap, (now + cost, asked, trial, index, fid, values, old))
+                submit(Job(asked, trial, index, fid), old.outcome if exact and old else None)
                 asked += 1
                 free -= 1
-            if not heap:
+            if not backend.pending:
                 break
-            finish, k, trial, index, fid, values, old = pop(heap)
+            job, outcome, finish = completed()
             if finish > limit_t:
                 break
-            now = finish
             free += 1
-            observed, true, test, cost, params, latency, train_time, flops = values
+            old = replay.get(job.k)
             if old is None:
                 wall = wall_offset + time.perf_counter() - wall0
+                row = Row.make(name, seed, job.k, job.index, job.fidelity, outcome, finish, wall)
                 if journal is not None:
-                    journal.add_evaluation(
-                        (name, seed, k, index, fid, observed, true, test, cost, finish, wall, params,
-                         latency, train_time, flops)
-                    )  # fmt: skip
+                    journal.add_row(row)
             else:
-                if old["sim_time_s"] != finish:
+                if exact and old.sim_time_s != finish:
                     raise NasscoutError(
-                        f"cannot resume: trial {k} of {name!r} (seed {seed}) finishes at simulated "
-                        f"{finish!r} s but the journal says {old['sim_time_s']!r} s; the journal does not "
+                        f"cannot resume: trial {job.k} of {name!r} (seed {seed}) finishes at simulated "
+                        f"{finish!r} s but the journal says {old.sim_time_s!r} s; the journal does not "
                         "belong to this configuration"
                     )
-                wall = old["wall_time_s"]
+                row = old
                 replayed += 1
-            rows.append(
-                (
-                    k,
-                    index,
-                    fid,
-                    observed,
-                    true,
-                    test,
-                    cost,
-                    finish,
-                    wall,
-                    params,
-                    latency,
-                    train_time,
-                    flops,
-                )
-            )
-            strat.tell(trial, Observation(observed, fid, cost, params, latency, flops, train_time))
+            rows.append(row)
+            strat.tell(
+                job.trial,
+                Observation(
+                    row.observed_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,
+                    row.flops_m, row.train_time_s,
+                ),
+            )  # fmt: skip
             if on_row is not None:
                 on_row()
         if replayed != len(replay):
@@ -508,7 +328,7 @@ class Runner:
         return Trajectory(
             name,
             seed,
-            getattr(self.benchmark, "name", "?"),
+            self.benchmark.name,
             self.dataset,
             rows,
             self.top_fidelity,

@@ -7,6 +7,7 @@ training changes no search code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -115,27 +116,72 @@ class Records:
         return f"Records(n={len(self)}, dataset={self.dataset!r}, fidelity={self.fidelity}, seed={self.seed!r})"
 
 
+@dataclass(frozen=True)
+class Metric:
+    """What a dataset's validation number means. Every benchmark stores "higher is better" values under the
+    field name ``valid_acc`` (a loss is stored negated and named so), which is what lets one regret, one
+    incumbent rule and one report serve every space."""
+
+    name: str = "top-1 accuracy (%)"
+    higher_is_better: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "higher_is_better": self.higher_is_better}
+
+
+ACCURACY = Metric()
+
+# What kind of thing answers: the runner evaluates a "tabular" benchmark through a precomputed lookup of
+# its recorded seeds, anything else ("surrogate": a fitted model; "training": real training) by ``query``.
+BENCHMARK_KINDS = ("tabular", "surrogate", "training")
+
+
 @runtime_checkable
 class Benchmark(Protocol):
-    """The contract every benchmark meets (tabular, fitted surrogate, real training)."""
+    """The contract every benchmark meets (tabular, fitted surrogate, real training).
+
+    A benchmark says what a cell is worth and what it cost to find out; it knows nothing of where or when a
+    trial runs (that is a ``strategies.backends.Backend``) or what to try next (a ``Strategy``). All
+    methods are vectorised over cells (anything ``space.indices`` reads) and fail with one
+    ``NasscoutError`` line naming what is accepted.
+
+    - ``name``: registry name or file stem; ``kind``: one of ``BENCHMARK_KINDS``; ``path``: its file.
+    - ``space``: the ``SearchSpace`` its cells live in.
+    - ``datasets``: canonical names; ``dataset(name)`` resolves a user's spelling or refuses.
+    - ``metric(dataset)``: what ``valid_acc`` means there (always higher is better).
+    - ``fidelities_for(dataset)``: training lengths it can answer (epochs), ascending; the last is "final".
+    - ``seeds(dataset, fidelity)``: the recorded (or trained) seeds behind a noisy answer.
+    - ``cells_for(dataset)``: the cells it can answer without training (all of the space for a full table,
+      a subset for a partial table or a dataset that lacks some ops, the cells trained so far for real
+      training, every cell for a surrogate).
+    - ``query``: ``Records``; ``seed`` is "mean"/None (the seed-mean), a recorded seed, or a Generator (one
+      seed drawn per cell: a noisy observation).
+    - ``cost``: seconds of training each answer costs (measured or estimated).
+    - ``best``: the oracle (index, value) by seed-mean ``metric`` at a fidelity (default: the last).
+    """
 
     name: str
-    space: NB201Space
+    kind: str
+    space: Any
     datasets: tuple[str, ...]
-    fidelities: tuple[int, ...]
+    path: Any  # the file behind it (a table, a run store, a fitted model), or None
+
+    def dataset(self, name: str) -> str: ...
+
+    def metric(self, dataset: str) -> Metric: ...
+
+    def fidelities_for(self, dataset: str) -> tuple[int, ...]: ...
+
+    def seeds(self, dataset: str, fidelity: int | None = None) -> list[int]: ...
+
+    def cells_for(self, dataset: str) -> np.ndarray: ...
 
     def query(
         self, archs: Any, *, dataset: str, fidelity: int | None = None, seed: SeedSpec = None
-    ) -> Records:
-        """Vectorised answer; ``seed`` is a recorded seed, 'mean'/None, or a Generator to draw one per cell."""
-        ...
+    ) -> Records: ...
 
-    def cost(self, archs: Any, *, dataset: str, fidelity: int | None = None) -> np.ndarray:
-        """Simulated seconds of training to obtain each answer."""
-        ...
+    def cost(self, archs: Any, *, dataset: str, fidelity: int | None = None) -> np.ndarray: ...
 
     def best(
         self, dataset: str, *, metric: str = "valid_acc", fidelity: int | None = None
-    ) -> tuple[int, float]:
-        """The oracle: index and value of the best cell by seed-mean ``metric``."""
-        ...
+    ) -> tuple[int, float]: ...

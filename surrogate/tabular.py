@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.benchmark import Records, SeedSpec, resolve_dataset
+from surrogate.benchmark import ACCURACY, Metric, Records, SeedSpec, resolve_dataset
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 from surrogate.store import StoreData, read_store
@@ -54,6 +54,8 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
 class TabularBenchmark:
     """A benchmark answered from a nasscout HDF5 file (NB201 tables, NATS imports, our own full runs)."""
 
+    kind = "tabular"
+
     def __init__(self, data: StoreData, *, space: NB201Space | None = None):
         self.space = space or NB201Space()
         self.path = data.path
@@ -88,6 +90,7 @@ class TabularBenchmark:
         order = {"cifar10": 0, "cifar100": 1, "ImageNet16-120": 2}
         self.datasets = tuple(sorted(datasets, key=lambda d: (order.get(d, 9), d)))
         self.fidelities = tuple(sorted(fids))
+        self._group_attrs = data.group_attrs
         if not self.datasets:
             raise NasscoutError(f"{self.path} holds no accuracies")
         n = len(self.cells)
@@ -103,7 +106,22 @@ class TabularBenchmark:
         return resolve_dataset(name, self.datasets)
 
     def fidelities_for(self, dataset: str) -> tuple[int, ...]:
-        return tuple(f for f in self.fidelities if (dataset, f) in self._fid)
+        ds = self.dataset(dataset)
+        return tuple(f for f in self.fidelities if (ds, f) in self._fid)
+
+    def metric(self, dataset: str) -> Metric:
+        """What ``valid_acc`` means for ``dataset`` (group attributes ``metric``/``higher_is_better``)."""
+        attrs = self._group_attrs.get(self.dataset(dataset), {})
+        if "metric" not in attrs:
+            return ACCURACY
+        return Metric(str(attrs["metric"]), bool(attrs.get("higher_is_better", True)))
+
+    def cells_for(self, dataset: str) -> np.ndarray:
+        """The cells with a recorded final value on ``dataset`` (a file may hold datasets that lack some
+        cells, e.g. a dataset whose op set is smaller)."""
+        ds, _, F = self._fidelity(dataset, None)
+        have = F.n_seeds > 0
+        return self.cells if have.all() else self.cells[have]
 
     def _fidelity(self, dataset: str, fidelity: int | None) -> tuple[str, int, _Fidelity]:
         ds = self.dataset(dataset)

@@ -16,6 +16,7 @@ from strategies.experiment import make_config, run_experiment
 from strategies.journal import JournalWriter, drop_partial_tail, read_journal
 from strategies.random_search import RandomSearch
 from strategies.results import COLUMNS, load_results, read_meta
+from strategies.row import Row
 from strategies.runner import (
     QueryEvaluator,
     Runner,
@@ -62,7 +63,7 @@ class Scripted(Strategy):
 
 def _rows(traj) -> list[tuple]:
     """A trajectory without its wall-clock column."""
-    return [r[:8] + r[9:] for r in traj.rows]
+    return [r._replace(wall_time_s=0.0) for r in traj.rows]
 
 
 # ---- evaluation and noise ----------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def test_clock_matches_an_independent_schedule(nb201, workers):
     traj = runner.run(Scripted, options={"script": script})
     costs = nb201.cost(cells, dataset="cifar10", fidelity=200).tolist()
     expect = _expected_schedule(costs, workers)
-    assert [(r[7], r[0]) for r in traj.rows] == expect
+    assert [(r.sim_time_s, r.trial) for r in traj.rows] == expect
     if workers == 1:
         np.testing.assert_allclose(traj.column("sim_time_s"), np.cumsum(costs))
 
@@ -263,8 +264,8 @@ def test_journal_roundtrip_partial_and_damaged_lines(tmp_path, capsys):
     path = tmp_path / "journal.jsonl"
     with JournalWriter(path, max_rows=2) as w:
         for k in range(5):
-            w.add_evaluation(
-                (
+            w.add_row(
+                Row(
                     "rea",
                     0,
                     k,
@@ -282,8 +283,8 @@ def test_journal_roundtrip_partial_and_damaged_lines(tmp_path, capsys):
                     5.0,
                 )
             )
-        w.add_evaluation(
-            (
+        w.add_row(
+            Row(
                 "reinforce-nan",
                 1,
                 0,
@@ -314,9 +315,7 @@ def test_journal_roundtrip_partial_and_damaged_lines(tmp_path, capsys):
     del lines[5]
     c = read_journal(path)
     assert c.done == {("rea", 0)} and sorted(c.rows[("rea", 0)]) == [0, 1, 2, 3, 4]
-    assert (
-        c.rows[("rea", 0)][3]["observed_acc"] == 93.0 and c.rows[("rea", 0)][3]["test_acc"] is None
-    )
+    assert c.rows[("rea", 0)][3].observed_acc == 93.0 and math.isnan(c.rows[("rea", 0)][3].test_acc)
     # a torn last line is ignored, a damaged middle line skipped with a warning
     text = "\n".join(lines[:2] + ['{"strategy": "rea", "se'] + lines[3:5]) + "\n" + lines[5][:17]
     path.write_text(text)

@@ -31,12 +31,11 @@ from toy_space import toy_benchmark
 from strategies.base import SearchContext, Strategy, Trial
 from strategies.bayesopt import ModelBasedStrategy
 from strategies.registry import STRATEGIES, get_strategy, list_strategies
-from strategies.runner import TRAJECTORY_FIELDS, Runner
+from strategies.runner import Runner
 from surrogate.errors import NasscoutError
 
 NAMES = [name for name, _ in list_strategies()]
 BUDGET = 40
-WALL = TRAJECTORY_FIELDS.index("wall_time_s")
 # space -> dataset searched (with two fidelities where the benchmark has them)
 DATASETS = {"nb201": "cifar10", "toy": "toy"}
 SPACES = list(DATASETS)
@@ -81,7 +80,7 @@ def _reference(name: str, space: str):
 
 
 def _rows(traj) -> list[tuple]:
-    return [r[:WALL] + r[WALL + 1 :] for r in traj.rows]
+    return [r._replace(wall_time_s=0.0) for r in traj.rows]
 
 
 def test_registry_lists_every_strategy_once():
@@ -107,7 +106,9 @@ def test_deterministic_for_a_seed(name, space):
     a = _run(name, space, workers=3, **half)
     assert _rows(a) == _rows(_run(name, space, workers=3, **half))
     other = _run(name, space, seed=1, **half)
-    assert [r[1] for r in other.rows] != [r[1] for r in _reference(name, space).rows[: BUDGET // 2]]
+    assert [r.index for r in other.rows] != [
+        r.index for r in _reference(name, space).rows[: BUDGET // 2]
+    ]
 
 
 @pytest.mark.parametrize("space", SPACES)
@@ -168,7 +169,7 @@ def test_duplicate_proposals_are_separate_queries(name, space):
 def test_resumes_from_a_journal_prefix(name, space):
     ref = _reference(name, space)
     journal = {
-        r[0]: dict(zip(TRAJECTORY_FIELDS, r)) for r in ref.rows[: BUDGET // 2]
+        r.trial: r for r in ref.rows[: BUDGET // 2]
     }  # the first half, as a killed run left it
     runner = Runner(_bench(space), dataset=DATASETS[space], seed=0, budget_queries=BUDGET)
     resumed = runner.run(name, replay=journal)

@@ -1,4 +1,5 @@
-"""``nasscout run``: many seeds of many strategies on a benchmark, on the simulated clock, resumable."""
+"""``nasscout run``: many seeds of many strategies on a benchmark, on the simulated clock or real workers,
+resumable."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ _FIELDS = {
     "budget_queries": "budget_queries",
     "budget_seconds": "budget_seconds",
     "workers": "n_workers",
+    "observe": "observe",
+    "backend": "backend",
+    "dask_local": "dask_local",
+    "dask_scheduler": "dask_scheduler",
 }
 
 
@@ -50,7 +55,29 @@ def _list_strategies() -> None:
 )
 @click.option("--first-seed", type=int, default=0, show_default=True, help="Seeds are K..K+N-1.")
 @click.option(
-    "--workers", type=int, default=1, show_default=True, help="Simulated parallel workers."
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Trials at once per search (simulated, or real processes with --backend local|dask).",
+)
+@click.option(
+    "--observe",
+    default="seed",
+    show_default=True,
+    help="What a strategy sees: seed (one seed's noisy value) or mean (the seed-mean, NASLib's protocol).",
+)
+@click.option(
+    "--backend",
+    default=None,
+    help="Where trials run: simulated (clock; the default for tables), local (process pool; the default "
+    "for train: benchmarks) or dask.",
+)
+@click.option("--dask-local", type=int, default=None, help="With --backend dask: N local workers.")
+@click.option(
+    "--dask-scheduler",
+    default=None,
+    help="With --backend dask: a scheduler address tcp://HOST:PORT.",
 )
 @click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
 @click.option(
@@ -70,6 +97,10 @@ def run(
     seeds: int,
     first_seed: int,
     workers: int,
+    observe: str,
+    backend: str | None,
+    dask_local: int | None,
+    dask_scheduler: str | None,
     jobs: int,
     out: Path | None,
     resume: bool,
@@ -98,6 +129,10 @@ def run(
         "budget_queries": budget_queries,
         "budget_seconds": budget_seconds,
         "workers": workers,
+        "observe": observe,
+        "backend": backend,
+        "dask_local": dask_local,
+        "dask_scheduler": dask_scheduler,
     }
     if resume:
         from strategies.results import read_meta
@@ -109,7 +144,10 @@ def run(
         # options not given are the run's; given ones are checked against it by run_experiment
         for key, field in _FIELDS.items():
             if key not in given:
-                values[key] = ",".join(cfg[field]) if key == "strategy" else cfg[field]
+                from strategies.experiment import CONFIG_DEFAULTS
+
+                have = cfg.get(field, CONFIG_DEFAULTS.get(field))
+                values[key] = ",".join(have) if key == "strategy" else have
     if values["strategy"] is None:
         from strategies.registry import strategy_names
 
@@ -118,6 +156,14 @@ def run(
         )
     if values["budget_queries"] is None and values["budget_seconds"] is None:
         values["budget_queries"] = 200
+    if values["backend"] is None:  # real training is worth real workers; a table is not
+        values["backend"] = (
+            "dask"
+            if values["dask_local"] is not None or values["dask_scheduler"] is not None
+            else "local"
+            if str(values["benchmark"]).startswith("train:")
+            else "simulated"
+        )
     config, bench = make_config(
         benchmark=values["benchmark"],
         dataset=values["dataset"],
@@ -127,6 +173,10 @@ def run(
         budget_queries=values["budget_queries"],
         budget_seconds=values["budget_seconds"],
         n_workers=values["workers"],
+        observe=values["observe"],
+        backend=values["backend"],
+        dask_local=values["dask_local"],
+        dask_scheduler=values["dask_scheduler"],
     )
     try:
         summary = run_experiment(

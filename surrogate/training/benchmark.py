@@ -1,7 +1,7 @@
 """TrainingBenchmark: the Benchmark contract answered by training cells for real, cached in a run store.
 
 Every strategy can therefore search on real training exactly as on a table (``nasscout run --benchmark
-train:fashion-mnist``): ``query`` trains the cells it has not seen (in parallel when given workers), records
+train:fashion-mnist``): ``query`` trains the cells it has not seen (in this process), records
 them in the run store and answers from it; asking again costs nothing. ``cost`` is the measured seconds of
 training + validation of a trained cell. For cells not trained yet ``cost`` does not train: it estimates
 their seconds from their FLOPs at the store's measured seconds per MFLOP (or, in an empty store, from timing
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from surrogate.benchmark import Records, SeedSpec
+from surrogate.benchmark import ACCURACY, Metric, Records, SeedSpec
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 from surrogate.training.data import canonical_dataset
@@ -36,7 +36,14 @@ COMMITTED = {("fashion-mnist", "cpu-mini"): REPO_DATASETS / "nb201-fmnist-mini.h
 
 
 class TrainingBenchmark:
-    """Answers by training with one recipe (dataset + preset), remembering every run in ``store``."""
+    """Answers by training with one recipe (dataset + preset), remembering every run in ``store``.
+
+    It trains in the process that queries it: where trainings run, and how many at once, is the search
+    backend's business (``strategies.backends``: a process pool or Dask workers each query their own copy,
+    and the store takes concurrent writers).
+    """
+
+    kind = "training"
 
     def __init__(
         self,
@@ -45,15 +52,13 @@ class TrainingBenchmark:
         *,
         store: str | os.PathLike,
         seeds: tuple[int, ...] = (0,),
-        workers: int = 1,
-        dask_local: int | None = None,
-        dask_scheduler: str | None = None,
         device: str = "auto",
     ) -> None:
         self.space = NB201Space()
         self.preset = get_preset(preset) if isinstance(preset, str) else preset
         self.dataset_name = canonical_dataset(dataset)
         self.store = RunStore(store, self.dataset_name, self.preset)
+        self.path = self.store.path
         self.name = f"train:{self.dataset_name}:{self.preset.name}"
         self.datasets = (self.dataset_name,)
         self.fidelities = (self.preset.epochs,)
@@ -61,7 +66,6 @@ class TrainingBenchmark:
         if not seeds or min(seeds) < 0:
             raise NasscoutError(f"seeds={seeds!r} is invalid; accepted: one or more integers >= 0")
         self.train_seeds = seeds
-        self.workers, self.dask_local, self.dask_scheduler = workers, dask_local, dask_scheduler
         self.device = device
         self._known: dict[tuple[int, int], dict[str, Any]] = dict(self.store.results())
         self._rate: float | None = None
@@ -93,6 +97,20 @@ class TrainingBenchmark:
     def fidelities_for(self, dataset: str) -> tuple[int, ...]:
         self.dataset(dataset)
         return self.fidelities
+
+    def metric(self, dataset: str) -> Metric:
+        self.dataset(dataset)
+        return ACCURACY
+
+    def seeds(self, dataset: str, fidelity: int | None = None) -> list[int]:
+        """The training seeds behind an answer (a noisy observation picks one of them)."""
+        self.dataset(dataset)
+        self._fidelity(fidelity)
+        return list(self.train_seeds)
+
+    def cells_for(self, dataset: str) -> np.ndarray:
+        self.dataset(dataset)
+        return self.cells
 
     def _fidelity(self, fidelity: int | None) -> int:
         if fidelity is None:
@@ -132,9 +150,7 @@ class TrainingBenchmark:
         for r in train_many(
             self.store.path,
             missing,
-            workers=self.workers,
-            dask_local=self.dask_local,
-            dask_scheduler=self.dask_scheduler,
+            workers=1,
             device=self.device,
         ):
             self._known[(int(r["cell"]), int(r["seed"]))] = r
@@ -345,9 +361,16 @@ def open_training_benchmark(spec: str) -> TrainingBenchmark:
     if len(parts) < 2 or parts[0] != "train" or not parts[1]:
         raise NasscoutError(f"cannot read {spec!r}; accepted: train:DATASET[:PRESET[:STORE.h5]]")
     dataset = canonical_dataset(parts[1])
-    preset = get_preset(parts[2] if len(parts) > 2 and parts[2] else "cpu-mini")
+    named = parts[2] if len(parts) > 2 and parts[2] else None
+    preset = get_preset(named or "cpu-mini")
     if len(parts) > 3 and parts[3]:
         store = Path(parts[3])
+        # an existing store knows its recipe (e.g. cpu-mini with 50 epochs): use it, so a worker process
+        # reopening the same spec trains exactly what the store holds
+        if store.exists() or store.with_suffix(".runs").is_dir():
+            recorded = RunStore.open(store)
+            if named is None or named == recorded.preset.name:
+                preset = recorded.preset
     else:
         store = nasscout_home() / "runs" / f"{dataset}-{preset.name}-e{preset.epochs}.h5"
         seed_file = COMMITTED.get((dataset, preset.name))

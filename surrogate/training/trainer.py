@@ -321,6 +321,8 @@ def train_run(
         "torch": torch.__version__,
         "resumed_at": resumed_at,
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_unix": time.time(),  # with train_time_s: when it ran (parallel runs overlap)
+        "pid": os.getpid(),
     }
 
 

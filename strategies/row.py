@@ -1,0 +1,103 @@
+"""One evaluation, one type: what the runner records, the journal stores, ``results.csv`` holds and the
+report reads. Field order is the journal's line order; CSV columns are named in ``strategies.results``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, NamedTuple
+
+
+class Outcome(NamedTuple):
+    """What evaluating one trial yields (accuracies in percent, or the benchmark's metric; seconds)."""
+
+    observed_acc: float  # what the strategy sees: one seed's value, or the seed-mean (--observe)
+    true_acc: float  # seed-mean validation value at the benchmark's final fidelity (regret's truth)
+    test_acc: float  # seed-mean test value where the benchmark has one, else NaN
+    cost_s: float  # seconds of training this evaluation costs
+    params_m: float
+    latency_s: float
+    train_time_s: float
+    flops_m: float
+
+
+class Row(NamedTuple):
+    """One finished evaluation of one search (strategy x seed)."""
+
+    strategy: str
+    seed: int
+    trial: int
+    index: int
+    fidelity: int
+    observed_acc: float
+    true_acc: float
+    test_acc: float
+    cost_s: float
+    sim_time_s: float  # finish time on the backend's clock (simulated seconds, or wall seconds)
+    wall_time_s: float
+    params_m: float
+    latency_s: float
+    train_time_s: float
+    flops_m: float
+
+    @classmethod
+    def make(
+        cls, strategy: str, seed: int, trial: int, index: int, fidelity: int, outcome: Outcome,
+        finish: float, wall: float,
+    ) -> Row:  # fmt: skip
+        o = outcome
+        return cls(
+            strategy, seed, trial, index, fidelity, o.observed_acc, o.true_acc, o.test_acc, o.cost_s,
+            finish, wall, o.params_m, o.latency_s, o.train_time_s, o.flops_m,
+        )  # fmt: skip
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(
+            self.observed_acc, self.true_acc, self.test_acc, self.cost_s, self.params_m,
+            self.latency_s, self.train_time_s, self.flops_m,
+        )  # fmt: skip
+
+    def to_json(self) -> str:
+        """One journal line (no newline): JSON with unknown numbers (NaN, inf) as null."""
+        return json.dumps(
+            {k: _finite_or_none(v) for k, v in zip(ROW_FIELDS, self)},
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Row:
+        """From a parsed journal line (null -> NaN); raises KeyError/TypeError/ValueError when malformed."""
+        return cls(
+            str(obj["strategy"]),
+            _as_int(obj["seed"]),
+            _as_int(obj["trial"]),
+            _as_int(obj["index"]),
+            _as_int(obj["fidelity"]),
+            *(_as_float(obj[k]) for k in ROW_FIELDS[5:]),
+        )
+
+
+ROW_FIELDS: tuple[str, ...] = Row._fields
+OUTCOME_FIELDS: tuple[str, ...] = Outcome._fields
+
+
+def _finite_or_none(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _as_int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected an integer, got {v!r}")
+    return v
+
+
+def _as_float(v: Any) -> float:
+    if v is None:
+        return math.nan
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"expected a number, got {v!r}")
+    return float(v)
