@@ -1,6 +1,6 @@
 """Strategies on a space that is not NB201: the moves and policies that used to assume 6 edges x 5 ops.
 
-The toy space (tests/toy_space.py) has unequal cardinalities, choice vectors that are no cell, several vectors
+The toy space (tests/toy_benchmark.py) has unequal cardinalities, choice vectors that are no cell, several vectors
 naming one cell and isomorphism classes; NB201 checks pin that the generic code draws exactly what the
 NB201-only code drew (the published regret figures depend on it).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toy_space import ToySpace, toy_benchmark
+from toy_benchmark import Toy5Space, toy_benchmark
 
 from strategies.acquisition import SeenCells, mutate_indices
 from strategies.bananas import Bananas
@@ -26,7 +26,7 @@ from strategies.runner import Runner
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 
-TOY = ToySpace()
+TOY = Toy5Space()
 CTX = SearchContext(fidelities=(4, 16), budget_queries=40, dataset="toy")
 
 
@@ -108,7 +108,7 @@ def test_bananas_falls_back_to_onehot_without_a_path_encoding():
     assert "path" not in TOY.encodings
     assert Bananas(TOY, seed=0, context=CTX).predictor_options["encoding"] == "onehot"
     assert "encoding" not in Bananas(NB201Space(), seed=0, context=CTX).predictor_options
-    with pytest.raises(NasscoutError, match="encoding 'path' does not exist on space toy"):
+    with pytest.raises(NasscoutError, match="encoding 'path' does not exist on space toy5"):
         Bananas(TOY, seed=0, context=CTX, predictor_options={"encoding": "path"})
 
 

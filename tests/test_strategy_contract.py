@@ -1,6 +1,6 @@
 """The one contract every registered strategy meets, on every search space, through the Runner.
 
-Spaces: the real NB201 table and ``toy`` (tests/toy_space.py: unequal cardinalities, choice vectors that are no
+Spaces: the real NB201 table and ``toy`` (tests/toy_benchmark.py: unequal cardinalities, choice vectors that are no
 cell, several vectors naming one cell, isomorphism classes; a small tabular benchmark written with the same
 store writer as the real ones).
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toy_space import toy_benchmark
+from toy_benchmark import toy_benchmark
 
 from strategies.base import SearchContext, Strategy, Trial
 from strategies.bayesopt import ModelBasedStrategy

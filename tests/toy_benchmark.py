@@ -1,6 +1,6 @@
 """A small search space and tabular benchmark with the awkward features real spaces have, for contract tests.
 
-``ToySpace`` (286 cells) is a ``SearchSpace`` with what NB201 lacks and the other spaces have:
+``Toy5Space`` (286 cells, 5 positions) is a ``SearchSpace`` with what NB201 lacks and the other spaces have:
 
 - unequal cardinalities per position: (4, 3, 5, 2, 3);
 - choice vectors that are no cell: ``a0`` together with ``b0`` (30 of the 360 vectors), like a NAS-Bench-Graph
@@ -40,10 +40,10 @@ def _all_vectors() -> np.ndarray:
     return np.stack([g.reshape(-1) for g in grids], axis=1).astype(np.int64)
 
 
-class ToySpace(SearchSpace):
+class Toy5Space(SearchSpace):
     """5 positions of 4/3/5/2/3 choices; some vectors are no cell, some name the same cell (see module)."""
 
-    name = "toy"
+    name = "toy5"
     positions = ("a", "b", "c", "d", "e")
     choices = CHOICES
     arch_format = "an arch string 'aI,bI,cI|off,dI,eI' (e.g. 'a1,b0,c3,d1,e2')"
@@ -101,7 +101,7 @@ class ToySpace(SearchSpace):
 
 def toy_benchmark(path: Path, seed: int = 0) -> TabularBenchmark:
     """Write (if absent) and open the toy benchmark at ``path``."""
-    space = ToySpace()
+    space = Toy5Space()
     if not Path(path).exists():
         ops = space.cell_ops.astype(np.int64)
         rng = np.random.default_rng(seed)
@@ -134,5 +134,5 @@ def toy_benchmark(path: Path, seed: int = 0) -> TabularBenchmark:
             for ds, fids in (("toy", (4, 16)), ("toy1", (16,)))
             for f in fids
         }
-        write_store(path, arrays, name="toy", space="toy", group_attrs=group_attrs)
+        write_store(path, arrays, name="toy5", space="toy5", group_attrs=group_attrs)
     return TabularBenchmark(read_store(path), space=space)
