@@ -109,7 +109,7 @@ class Strategy(ABC):
         if len(fids) < cls.min_fidelities:
             return (
                 f"needs at least {cls.min_fidelities} fidelities (training lengths), but dataset "
-                f"{context.dataset!r} offers only {fids} epochs; accepted: a benchmark with several "
+                f"{context.dataset!r} has {len(fids)}: {fids}; accepted: a benchmark with several "
                 "(e.g. nb201: 12 and 200 epochs)"
             )
         return None
