@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from strategies.moves import cells_of, random_shifts
+from strategies.moves import random_shifts
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 ACQUISITIONS: dict[str, str] = {
     "ei": "expected improvement over the incumbent's predicted accuracy",
@@ -165,7 +165,7 @@ def mutate_indices(
     change = pos_rank < n_edits[:, None]
     shift = random_shifts(rng, card, (n, n_pos))
     ops = np.where(change, (ops + shift) % card, ops)
-    out = cells_of(space, ops)
+    out = space.indices_from_ops(ops, strict=False)
     return out[out >= 0]
 
 

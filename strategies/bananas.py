@@ -34,7 +34,7 @@ from typing import Any
 from strategies.base import SearchContext
 from strategies.bayesopt import ModelBasedStrategy
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class Bananas(ModelBasedStrategy):

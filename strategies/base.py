@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class SearchContext:
 class Strategy(ABC):
     """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``.
 
-    A strategy knows its space only through the :class:`~surrogate.space_base.SearchSpace` API (``n_cells``,
+    A strategy knows its space only through the :class:`~surrogate.space.SearchSpace` API (``n_cells``,
     ``cardinalities``, ``cell_ops``, ``indices_from_ops``, moves, ``class_ids``, ``encode``), so the same code runs
     on every space. What a strategy needs beyond that (two fidelities, an encoding) it checks in
     :meth:`unsupported`, which the constructor turns into one ``NasscoutError`` line.

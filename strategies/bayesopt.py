@@ -47,7 +47,7 @@ from strategies.acquisition import (
 )
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 @contextmanager

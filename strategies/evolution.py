@@ -17,7 +17,7 @@ import numpy as np
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from strategies.moves import neighbour_table
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 def _positive_int(value: object, what: str) -> int:

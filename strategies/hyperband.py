@@ -27,7 +27,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 def bracket_sizes(n0: int, n_rungs: int, eta: float) -> list[int]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 _INIT, _NBR = 0, 1
 

@@ -14,19 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surrogate.space_base import SearchSpace
-
-
-def cells_of(space: SearchSpace, ops: np.ndarray) -> np.ndarray:
-    """``space.indices_from_ops(ops, strict=False)``: the cell of each choice vector, -1 where it is none.
-
-    NB201Space overrides ``indices_from_ops`` without ``strict`` (every NB201 vector is a cell), hence the
-    fallback.
-    """
-    try:
-        return space.indices_from_ops(ops, strict=False)
-    except TypeError:
-        return space.indices_from_ops(ops)
+from surrogate.space import SearchSpace
 
 
 def random_shifts(
@@ -74,7 +62,7 @@ def neighbour_table(space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
     for c, (p, s) in enumerate(cols):
         cand = ops.copy()
         cand[:, p] = (cand[:, p] + s) % card[p]
-        table[:, c] = cells_of(space, cand)
+        table[:, c] = space.indices_from_ops(cand, strict=False)
     table[table == np.arange(n)[:, None]] = -1
     # drop repeats within a row, keeping the first column each cell appears in
     order = np.argsort(table, axis=1, kind="stable")

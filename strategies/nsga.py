@@ -13,10 +13,10 @@ from collections import deque
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
-from strategies.moves import cells_of, random_shifts, shift_one
+from strategies.moves import random_shifts, shift_one
 from strategies.pareto import crowding_distance, fronts, non_dominated_sort
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 # objective name -> (Observation attribute, maximised?)
 OBJECTIVES: dict[str, tuple[str, bool]] = {
@@ -119,7 +119,7 @@ class _Evolver(Strategy):
         """An unseen child from ``make()`` (a choice vector); a random unseen cell if ``tries`` children repeat
         or are no cell of the space (-1)."""
         for _ in range(tries):
-            child = int(cells_of(self.space, make())[0])
+            child = int(self.space.indices_from_ops(make(), strict=False)[0])
             if child >= 0 and not self._seen[child]:
                 return child
         return self._random_unseen()

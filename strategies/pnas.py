@@ -45,8 +45,7 @@ import numpy as np
 from strategies.acquisition import check_int
 from strategies.base import SearchContext
 from strategies.bayesopt import ModelBasedStrategy
-from strategies.moves import cells_of
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 # NB201's stages, as growth_stages derives them: edges (arch-string positions) that each stage chooses
 STAGE_EDGES: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 2, 5))
@@ -91,7 +90,7 @@ def expand(space: SearchSpace, beam: np.ndarray, edges: tuple[int, ...]) -> np.n
     )
     ops = np.repeat(space.ops(beam).astype(np.int64), len(combos), axis=0)
     ops[:, list(edges)] = np.tile(combos, (len(beam), 1))
-    out = cells_of(space, ops)
+    out = space.indices_from_ops(ops, strict=False)
     return out[out >= 0]
 
 
@@ -135,7 +134,7 @@ class PNAS(ModelBasedStrategy):
             none = [c.index("none") for c in space.choices]
             stage1 = np.tile(np.asarray(none, dtype=np.int64), (int(space.cardinalities[edge]), 1))
             stage1[:, edge] = np.arange(len(stage1))  # all edges none but the input->output edge
-            cells = cells_of(space, stage1)
+            cells = space.indices_from_ops(stage1, strict=False)
             self._stage1 = [int(i) for i in cells[cells >= 0][::-1]]
         self._beam = np.asarray(self._stage1, dtype=np.int64)
         self.stage_ = 1  # without stages, growing is False from the start

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class RandomSearch(Strategy):

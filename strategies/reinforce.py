@@ -12,9 +12,8 @@ import math
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
-from strategies.moves import cells_of
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class _Adam:
@@ -111,7 +110,7 @@ class Reinforce(Strategy):
         for _ in range(1000):
             u = self.rng.random(len(self._card))[:, None]
             ops = np.minimum((u >= cdf).sum(axis=1), self._card - 1)
-            index = int(cells_of(self.space, ops)[0])
+            index = int(self.space.indices_from_ops(ops, strict=False)[0])
             if index >= 0:
                 break
         else:  # the policy has concentrated on non-cells: fall back to a uniform cell

@@ -24,7 +24,7 @@ from strategies.pnas import PNAS, STAGE_EDGES, growth_stages
 from strategies.reinforce import Reinforce
 from strategies.runner import Runner
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 TOY = Toy5Space()
 CTX = SearchContext(fidelities=(4, 16), budget_queries=40, dataset="toy")

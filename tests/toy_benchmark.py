@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 from surrogate.store import read_store, write_store
 from surrogate.tabular import TabularBenchmark
 
