@@ -53,6 +53,9 @@ class SearchContext:
     budget_seconds: float | None = None
     n_workers: int = 1
     dataset: str = "cifar10"
+    # Observation fields the benchmark records for this dataset (params_m, latency_s, ...); None = not known
+    # before the first result. A strategy that needs a missing one refuses at construction when it is known.
+    metrics: tuple[str, ...] | None = None
 
 
 class Strategy(ABC):

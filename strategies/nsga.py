@@ -42,6 +42,18 @@ def _check_pop(strategy: str, n: int) -> int:
     return int(n)
 
 
+def _check_recorded(strategy: str, objectives: tuple[str, ...], context: SearchContext) -> None:
+    """One line at construction when the context says the benchmark lacks an objective (else at first tell)."""
+    if context.metrics is None:
+        return
+    missing = [o for o in objectives if o != "valid_acc" and o not in context.metrics]
+    if missing:
+        raise NasscoutError(
+            f"{strategy}: objective {missing[0]!r} is not recorded for dataset {context.dataset!r}; "
+            f"accepted here: valid_acc with any of {', '.join(context.metrics) or 'none'}"
+        )
+
+
 def nsga2_select(f: np.ndarray, n_keep: int, rng: np.random.Generator) -> np.ndarray:
     """NSGA-II environmental selection: rows (sorted) of the ``n_keep`` survivors of ``f`` (all minimised).
 
@@ -204,6 +216,7 @@ class NSGA2(_Evolver):
                 f"{self.name}: objectives {objectives!r} are invalid; accepted: two or more distinct names "
                 f"from {', '.join(OBJECTIVES)}"
             )
+        _check_recorded(self.name, objectives, self.context)
         self.objectives = objectives
         self._sign = np.array([-1.0 if OBJECTIVES[o][1] else 1.0 for o in objectives])
         self.crossover_prob = _check_prob("crossover_prob", self.name, crossover_prob)
@@ -345,6 +358,7 @@ class PNSGA3(_Evolver):
                 f"pnsga3: protect='growth' needs two fidelities, the benchmark has {fids}; "
                 "accepted here: protect='size'"
             )
+        _check_recorded(self.name, self.objectives, self.context)
         self.short, self.long = (fids[0], fids[-1]) if len(fids) > 1 else (None, fids[-1])
         self._partial: dict[int, dict] = {}  # cell -> what is known so far
         self._pending_trials: deque[tuple[int, int]] = deque()  # (cell, fidelity) ready to ask

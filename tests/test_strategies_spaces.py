@@ -19,7 +19,7 @@ from strategies.acquisition import SeenCells, mutate_indices
 from strategies.bananas import Bananas
 from strategies.base import Observation, SearchContext
 from strategies.moves import neighbour_table, random_shifts
-from strategies.nsga import NSGA2
+from strategies.nsga import NSGA2, PNSGA3
 from strategies.pnas import PNAS, STAGE_EDGES, growth_stages
 from strategies.reinforce import Reinforce
 from strategies.runner import Runner
@@ -137,3 +137,13 @@ def test_search_beats_random_search_on_the_toy_benchmark(name):
         return float(np.mean(finals))
 
     assert mean_regret(name) < 0.8 * mean_regret("rs")
+
+
+def test_nsga_refuses_an_objective_the_context_says_is_missing():
+    ctx = SearchContext(fidelities=(16,), dataset="toy1", metrics=("cost_s", "latency_s"))
+    with pytest.raises(NasscoutError, match="'params_m' is not recorded for dataset 'toy1'"):
+        NSGA2(TOY, seed=0, context=ctx)
+    assert NSGA2(TOY, seed=0, context=ctx, objectives="valid_acc,cost_s").objectives[1] == "cost_s"
+    two = SearchContext(fidelities=(4, 16), dataset="toy", metrics=("cost_s",))
+    with pytest.raises(NasscoutError, match="params_m"):
+        PNSGA3(TOY, seed=0, context=two)

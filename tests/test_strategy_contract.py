@@ -1,8 +1,10 @@
 """The one contract every registered strategy meets, on every search space, through the Runner.
 
-Spaces: the real NB201 table and ``toy`` (tests/toy_benchmark.py: unequal cardinalities, choice vectors that are no
-cell, several vectors naming one cell, isomorphism classes; a small tabular benchmark written with the same
-store writer as the real ones).
+Spaces: the real NB201 table and ``toy`` (tests/toy_benchmark.py: unequal cardinalities, choice vectors that are
+no cell, several vectors naming one cell, isomorphism classes; a small tabular benchmark written with the same
+store writer as the real ones) get every check below; TransNAS-Bench-101 micro and NAS-Bench-Graph (slow: their
+model-based runs take seconds each) get determinism, in-space proposals and exact resume, or the one-line
+refusal of a strategy that needs what they lack (a second fidelity).
 
 - it is registered under its own ``name``, with a one-line ``summary`` and a docstring;
 - determinism: same seed -> the same proposals and observations, also with parallel workers; another seed
@@ -37,14 +39,30 @@ from surrogate.errors import NasscoutError
 NAMES = [name for name, _ in list_strategies()]
 BUDGET = 40
 # space -> dataset searched (with two fidelities where the benchmark has them)
-DATASETS = {"nb201": "cifar10", "toy": "toy"}
-SPACES = list(DATASETS)
+DATASETS = {
+    "nb201": "cifar10",
+    "toy": "toy",
+    "transnas-micro": "class_object",
+    "nasbench-graph": "cora",
+}
+SHARED_DATA = Path(
+    os.environ.get("NASSCOUT_DATA_SOURCES")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+SPACES = ["nb201", "toy"]  # every check
+REAL = ["transnas-micro", "nasbench-graph"]  # the core checks, marked slow
+# options a strategy needs on a benchmark (TransNAS-Bench-101 records no parameter counts)
+OPTIONS = {("nsga2", "transnas-micro"): {"objectives": "valid_acc,cost_s"}}
 
 
 @cache
 def _bench(space: str):
     if space == "toy":
         return toy_benchmark(Path(os.environ["NASSCOUT_HOME"]) / "toy-contract.h5")
+    if space == "nasbench-graph":
+        pytest.importorskip("nas_bench_graph")
+    if space == "transnas-micro" and not (SHARED_DATA / "transnas101_micro").is_dir():
+        pytest.skip(f"TransNAS-Bench-101 data not found at {SHARED_DATA}")
     from surrogate.registry import load_benchmark
 
     return load_benchmark(space)
@@ -62,13 +80,11 @@ def _predictor_gap(space: str, name: str, exc: BaseException) -> None:
         pytest.xfail(f"predictor of {name} does not handle space {space} yet: {exc!r:.150}")
 
 
-def _run(name: str, space: str = "nb201", seed: int = 0, workers: int = 1, **budget):
+def _run(name: str, space: str = "nb201", seed: int = 0, workers: int = 1, replay=None, **budget):
     budget = budget or {"budget_queries": BUDGET}
     runner = Runner(_bench(space), dataset=DATASETS[space], seed=seed, n_workers=workers, **budget)
     try:
-        return runner.run(name)
-    except NasscoutError:
-        raise
+        return runner.run(name, options=OPTIONS.get((name, space)), replay=replay)
     except Exception as exc:
         _predictor_gap(space, name, exc)
         raise
@@ -200,3 +216,24 @@ def test_a_missing_second_fidelity_is_refused_in_one_line(name):
             _predictor_gap("toy", name, exc)
             raise
         assert len(traj) == 15 and set(traj.column("fidelity").tolist()) == {16}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space", REAL)
+@pytest.mark.parametrize("name", NAMES)
+def test_on_the_real_spaces(name, space):
+    """Deterministic, in the space, exactly resumable; or refused in one line at construction."""
+    bench, ds = _bench(space), DATASETS[space]
+    runner = Runner(bench, dataset=ds, seed=0, budget_queries=BUDGET)
+    if name in NEEDS_TWO_FIDELITIES and len(bench.fidelities_for(ds)) < 2:
+        with pytest.raises(NasscoutError, match="fidelit") as err:
+            runner.make_strategy(name)
+        assert "\n" not in str(err.value)
+        return
+    ref = _run(name, space)
+    assert len(ref) == BUDGET and _rows(_run(name, space)) == _rows(ref)
+    idx = ref.column("index")
+    assert idx.min() >= 0 and idx.max() < bench.space.n_cells
+    assert np.isin(idx, bench.cells_for(ds)).all()  # only cells the benchmark can answer
+    half = {r.trial: r for r in ref.rows[: BUDGET // 2]}
+    assert _rows(_run(name, space, replay=half)) == _rows(ref)
