@@ -10,7 +10,6 @@ readable, hashable form for people and dictionaries.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -218,22 +217,9 @@ class NB201Space(SearchSpace):
         """Op ids, shape (n, 6) int8, for many cells at once."""
         return _order().ops[self.indices(archs)]
 
-    def indices_from_ops(self, ops: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`ops`, vectorised: (n, 6) op ids -> (n,) indices."""
-        ops = np.asarray(ops, dtype=np.int64).reshape(-1, N_EDGES)
-        return _order().code_to_index[ops @ _POW]
-
-    @cached_property
-    def all_indices(self) -> np.ndarray:
-        return np.arange(N_CELLS, dtype=np.int64)
-
     # ---- sampling and moves -----------------------------------------------------------------
     def sample(self, rng: np.random.Generator, n: int = 1) -> list[Arch]:
         return [self.from_index(i) for i in self.sample_indices(rng, n)]
-
-    def sample_indices(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
-        """Uniform cells (with replacement), as an index array."""
-        return rng.integers(0, N_CELLS, size=n, dtype=np.int64)
 
     def mutate(self, arch: ArchLike, rng: np.random.Generator) -> Arch:
         """One random edge set to a different op (a uniform neighbour)."""
@@ -245,15 +231,6 @@ class NB201Space(SearchSpace):
     def neighbours(self, arch: ArchLike) -> list[Arch]:
         """All 24 cells at edit distance 1 (edge-major order)."""
         return [self.from_index(i) for i in self.neighbour_indices(self.index(arch))]
-
-    def neighbour_indices(self, index: int) -> np.ndarray:
-        ops = _order().ops[index].astype(np.int64)
-        cand = np.repeat(ops[None, :], N_EDGES * (N_OPS - 1), axis=0)
-        rows = np.arange(len(cand))
-        edges = rows // (N_OPS - 1)
-        shift = rows % (N_OPS - 1) + 1
-        cand[rows, edges] = (ops[edges] + shift) % N_OPS
-        return self.indices_from_ops(cand)
 
     def edit_distance(self, a: ArchLike, b: ArchLike) -> int:
         return int(np.sum(np.asarray(self.parse(a)) != np.asarray(self.parse(b))))

@@ -196,10 +196,37 @@ class SearchSpace:
             raise NasscoutError(f"{names} is not a cell of {self.name}")
         return out
 
+    # ---- a benchmark's subset -----------------------------------------------------------------------------
+    @cached_property
+    def candidates(self) -> np.ndarray:
+        """The cells a search may propose: every cell, or a benchmark's subset in a :meth:`restricted` view."""
+        return self.all_indices
+
+    def restricted(self, cells: Any) -> SearchSpace:
+        """A view of this space whose samples and moves stay inside ``cells`` (e.g. a table of 200 trained
+        cells, or a dataset that lacks some ops). Indices keep their meaning; only what strategies can reach
+        changes, so a strategy written against the SearchSpace API needs no change."""
+        import copy
+
+        cells = np.unique(self.indices(np.asarray(cells, dtype=np.int64)))
+        if len(cells) == self.n_cells:
+            return self
+        if len(cells) == 0:
+            raise NasscoutError(f"cannot restrict {self.name} to no cells")
+        view = copy.copy(self)
+        allowed = np.zeros(self.n_cells + 1, dtype=bool)  # the last slot answers raw_index's -1
+        allowed[cells] = True
+        raw = self.raw_index
+        view.__dict__["raw_index"] = np.where(allowed[raw], raw, -1)
+        view.__dict__["candidates"] = cells
+        view.__dict__["_encoding_tables"] = self._encoding_tables  # shared: encodings do not change
+        return view
+
     # ---- sampling and moves -------------------------------------------------------------------------------
     def sample_indices(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
-        """Uniform cells (with replacement)."""
-        return rng.integers(0, self.n_cells, size=n, dtype=np.int64)
+        """Uniform cells among :attr:`candidates` (with replacement)."""
+        c = self.candidates
+        return c[rng.integers(0, len(c), size=n, dtype=np.int64)]
 
     def mutate_index(self, index: int, rng: np.random.Generator) -> int:
         """One random position set to another choice, landing on a different cell (a uniform move)."""
