@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space import EDGES, N_CELLS, N_EDGES, N_OPS, NB201Space
+from surrogate.spaces.nb201 import EDGES, N_CELLS, N_EDGES, N_OPS, NB201Space
 
 Z90 = 1.6448536269514722  # two-sided 90% normal quantile: a 90% interval is mean +- Z90 * std
 

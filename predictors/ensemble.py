@@ -20,7 +20,7 @@ import numpy as np
 
 from predictors.base import Predictor, calibrate, check_cell_features, check_number, output
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 DEFAULT_MEMBERS = ("gp", "xgb", "gin")
 

@@ -34,7 +34,7 @@ import numpy as np
 from predictors.base import Z90, Predictor
 from surrogate.atomic import atomic_path, atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, NB201Space
 
 DEFAULT_PREDICTORS: tuple[str, ...] = (
     "lstm",

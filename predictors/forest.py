@@ -20,8 +20,7 @@ from predictors.base import (
     held_out,
     output,
 )
-from surrogate.encodings import encode
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space, encode
 
 
 class RandomForestPredictor(SideFeatures, Predictor):

@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from predictors.base import TorchEnsemble, check_number, init_uniform
-from surrogate.encodings import GRAPH_FEATURES, GRAPH_NODES, graph
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import GRAPH_FEATURES, GRAPH_NODES, NB201Space, graph
 
 # node type of op 'none' in the adjacency encoding (0 = input, 1 + op id, 6 = output)
 _NONE_TYPE = 1

@@ -41,9 +41,8 @@ from predictors.base import (
     output,
     single_thread_blas,
 )
-from surrogate.encodings import encode
 from surrogate.errors import NasscoutError
-from surrogate.space import N_EDGES, N_OPS, NB201Space
+from surrogate.spaces.nb201 import N_EDGES, N_OPS, NB201Space, encode
 
 PARTS = ("hamming", "path", "side")
 

@@ -27,7 +27,7 @@ import numpy as np
 from predictors.base import Predictor
 from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 MAGIC = b"NASSCOUT-PREDICTOR\n"
 SCHEMA_VERSION = 1

@@ -23,8 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from predictors.base import TorchEnsemble, check_number, glorot
-from surrogate.encodings import encode
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space, encode
 
 
 class MLPEnsemblePredictor(TorchEnsemble):

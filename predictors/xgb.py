@@ -24,8 +24,7 @@ from predictors.base import (
     member_rows,
     output,
 )
-from surrogate.encodings import encode
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space, encode
 
 
 class XGBPredictor(SideFeatures, Predictor):

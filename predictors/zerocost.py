@@ -52,7 +52,7 @@ import numpy as np
 from predictors.base import Z90, Predictor, output
 from surrogate.atomic import atomic_path
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, NB201Space
 
 PROXIES: tuple[str, ...] = ("params", "flops", "zen", "synflow", "jacov")
 NETWORK_PROXIES: tuple[str, ...] = ("synflow", "jacov")
@@ -298,7 +298,7 @@ class ProxyCache:
         save_every_s: float = 20.0,
     ) -> np.ndarray:
         """Scores of ``indices`` (NaN = degenerate, or not cached when ``compute=False``)."""
-        from surrogate.isomorphism import canonical_indices
+        from surrogate.spaces.nb201 import canonical_indices
 
         idx = _SPACE.indices(indices)
         values, done, seconds = self.load_all()

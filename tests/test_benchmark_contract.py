@@ -15,7 +15,7 @@ import pytest
 from strategies.runner import Runner
 from surrogate.benchmark import BENCHMARK_KINDS, Benchmark, Metric, Records
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 REPO = Path(__file__).resolve().parents[1]
 TRAINED = (1000, 6111, 9930)
@@ -44,10 +44,19 @@ def _open(kind: str, tmp_root: Path):
         return TabularBenchmark.open(REPO / "datasets" / "nb201-fmnist-mini.h5"), "fashion-mnist"
     if kind == "training":
         return _tiny_training(str(tmp_root)), "fashion-mnist"
-    raise AssertionError(kind)
+    name, ds = kind.split("/")
+    return load_benchmark(name), ds
 
 
-KINDS = ["nb201", "fmnist-mini", "training"]
+KINDS = [
+    "nb201",
+    "fmnist-mini",
+    "training",
+    "transnas-micro/class_object",
+    "transnas-micro/room_layout",  # a negative loss: still higher is better
+    "nasbench-graph/cora",
+    "nasbench-graph/proteins",  # a dataset with fewer ops: a subset of the space's cells
+]
 
 
 @pytest.fixture(scope="module")

@@ -355,7 +355,7 @@ def rank_cmd(model_path: str, cells_file: str | None, top: int, as_json: bool) -
     import numpy as np
 
     from predictors.io import load_predictor, read_cells_file
-    from surrogate.space import NB201Space
+    from surrogate.spaces.nb201 import NB201Space
 
     if top < 0:
         raise NasscoutError(f"--top {top} is invalid; accepted: 0 (all) or a positive integer")
@@ -411,8 +411,7 @@ def zerocost_cmd(
 
     from predictors.io import read_cells_file
     from predictors.zerocost import NETWORK_PROXIES, ProxyCache, dataset_name
-    from surrogate.isomorphism import canonical_indices
-    from surrogate.space import NB201Space
+    from surrogate.spaces.nb201 import NB201Space, canonical_indices
 
     space = NB201Space()
     ds = dataset_name(dataset)
