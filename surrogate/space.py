@@ -335,6 +335,12 @@ class SearchSpace:
             table = self._encoding_tables[kind] = builders[kind](self.cell_ops.astype(np.int64))
         return table[self.indices(archs)]
 
+    def graph(self, archs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The ``adjacency`` encoding split into (adjacency (n, N, N), node features (n, N, F)), for GNNs."""
+        packed = self.encode(archs, "adjacency")
+        nodes = packed.shape[1]
+        return packed[..., :nodes], packed[..., nodes:]
+
     def _onehot(self, ops: np.ndarray) -> np.ndarray:
         """(n, sum(cardinalities)) float32: a one-hot block per position, positions concatenated."""
         offsets = np.concatenate([[0], np.cumsum(self.cardinalities)[:-1]])

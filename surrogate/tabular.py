@@ -60,7 +60,10 @@ class TabularBenchmark:
 
     def __init__(self, data: StoreData, *, space: SearchSpace | None = None):
         # the file names its space (files written before there were several spaces are NB201)
-        self.space = space or get_space(str(data.attrs.get("space", "nb201")))
+        held = str(data.attrs.get("space", "nb201"))
+        self.space = space or get_space(held)
+        if self.space.name != held:
+            raise NasscoutError(f"{data.path} holds {held} cells, not {self.space.name} cells")
         self.path = data.path
         self.name = str(data.attrs.get("name", data.path.stem))
         self.description = str(data.attrs.get("description", ""))

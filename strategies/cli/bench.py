@@ -54,7 +54,7 @@ def bench_info(benchmark: str, as_json: bool) -> None:
     for ds, fields in info["fields"].items():
         click.echo(f"  {ds:19s} {', '.join(fields)}")
     for ds, b in info["best"].items():
-        click.echo(f"  best {ds:14s} {b['valid_acc']:.4g}  #{b['index']} {b['arch']}")
+        click.echo(f"  best {ds:15s} {b['valid_acc']:.4g}  #{b['index']} {b['arch']}")
     if info.get("cost_note"):
         click.echo(f"  cost         {info['cost_note']}")
     missing = info["sources"].get("missing")
