@@ -237,6 +237,17 @@ def _strategy_facts(names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, l
     return options, objectives
 
 
+def _hv_ref(valid: np.ndarray, params: np.ndarray) -> list[float | None]:
+    """Hypervolume reference of (accuracy up, params down): the worst of each over the benchmark's cells;
+    None where the benchmark records no such value (e.g. no params)."""
+
+    def worst(a: np.ndarray, fn: Any) -> float | None:
+        a = a[np.isfinite(a)]
+        return float(fn(a)) if a.size else None
+
+    return [worst(valid, np.min), worst(params, np.max)]
+
+
 def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[str, Any]:
     """Everything needed to reproduce and to report the run without reloading the benchmark."""
     ds = config.dataset
@@ -268,7 +279,7 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
             "best_arch": bench.space.format(int(best_index)),
             "best_valid_acc": float(best_value),
             # hypervolume reference for (accuracy up, params down): the worst value of each over all cells
-            "hv_ref": [float(np.nanmin(mean.valid_acc)), float(np.nanmax(mean.params_m))],
+            "hv_ref": _hv_ref(mean.valid_acc, mean.params_m),
         },
         "noise": "trial t of seed s observes recorded seed number floor(u * n_seeds) of its cell, "
         "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]"

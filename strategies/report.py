@@ -124,6 +124,8 @@ def _pareto(curves: list[SeedCurve], meta: dict[str, Any]) -> dict[str, Any]:
     except ImportError:
         return {}
     ref = meta["benchmark"]["hv_ref"]
+    if ref is None or None in ref:  # the benchmark records no params: no front to measure
+        return {}
     sizes, hvs = [], []
     for c in curves:
         pts = np.column_stack([c.true_acc, c.params_m])

@@ -71,7 +71,8 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    atomic_write(directory / META_NAME, json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    text = json.dumps(nan_to_none(meta), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write(directory / META_NAME, text + "\n")
 
 
 def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
