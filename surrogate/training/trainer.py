@@ -19,8 +19,10 @@ machine without oversubscription and the arithmetic (hence the curve) does not d
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -95,6 +97,9 @@ def analytic_flops_m(cell: int, preset: Preset, splits: Splits) -> float:
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     import torch
 
+    for old in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed run (one writer per run)
+        with contextlib.suppress(OSError):
+            old.unlink()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         torch.save(state, fh)
@@ -327,12 +332,19 @@ def train_run(
 def _load_checkpoint(path: Path, spec: RunSpec, dataset: str) -> dict[str, Any]:
     import torch
 
-    try:
+    try:  # weights_only: tensors and plain data only, a crafted file cannot run code
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise NasscoutError(
+            f"checkpoint {path} holds objects other than tensors and plain data and was refused "
+            "(nothing in it was run); delete it to restart that run"
+        ) from None
     except Exception as exc:  # a checkpoint is always replaced atomically; this is another file
         raise NasscoutError(
             f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it to restart that run"
         ) from None
+    if not isinstance(state, dict):
+        raise NasscoutError(f"checkpoint {path} is not a nasscout checkpoint; delete it")
     want = {
         "format": CKPT_FORMAT,
         "dataset": dataset,
