@@ -19,7 +19,6 @@ machine without oversubscription and the arithmetic (hence the curve) does not d
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import pickle
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.atomic import clean_stale_temps
 from surrogate.errors import NasscoutError
 from surrogate.space import NB201Space
 from surrogate.training.data import Splits, augment, canonical_dataset, load_splits
@@ -97,9 +97,7 @@ def analytic_flops_m(cell: int, preset: Preset, splits: Splits) -> float:
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     import torch
 
-    for old in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed run (one writer per run)
-        with contextlib.suppress(OSError):
-            old.unlink()
+    clean_stale_temps(path)  # left by a killed run
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         torch.save(state, fh)
