@@ -544,7 +544,10 @@ def _load_pth(src: Path, trust_pickle: bool) -> Any:
         msg = str(exc)
         tail = msg.split("WeightsUnpickler error:", 1)[-1].strip() or msg.strip()
         detail = tail.splitlines()[0][:160] if tail else type(exc).__name__
-        if not trust_pickle and "Unsupported global" in msg:
+        refused = [ln for ln in msg.splitlines() if "unsupported global" in ln.lower()]
+        if refused:  # torch >= 2.6 says so on a later line of a long message
+            detail = refused[0].strip()[:160]
+        if not trust_pickle and refused:
             raise DataError(
                 f"{src} holds objects the safe loader refuses ({detail}); if you trust the file, "
                 "re-run with --trust-pickle"

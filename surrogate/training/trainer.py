@@ -69,13 +69,19 @@ def derived_seed(seed: int, stream: int) -> int:
     return int(np.random.SeedSequence([int(seed), stream]).generate_state(2, np.uint64)[0] >> 1)
 
 
+def check_device(device: str) -> str:
+    """The device name's form (auto, cpu, cuda, cuda:N), checked before any work starts."""
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise NasscoutError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
+    return device
+
+
 def resolve_device(device: str) -> str:
     import torch
 
+    check_device(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise NasscoutError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise NasscoutError(
             f"device {device!r} requested but CUDA is not available; use --device cpu"
