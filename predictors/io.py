@@ -144,6 +144,14 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
         ) from None
     if not isinstance(model, Predictor):
         raise NasscoutError(f"{path} holds a {type(model).__name__}, not a nasscout predictor")
+    if model.needs_training:  # a crafted state of the right types can still be inconsistent
+        try:
+            model.predict(np.arange(2))
+        except Exception as exc:
+            raise NasscoutError(
+                f"{path} is refused: its model data is inconsistent ({type(exc).__name__}); "
+                "fit it again with `nasscout predictors fit`"
+            ) from None
     model.file_metadata_ = header
     return model
 

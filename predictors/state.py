@@ -180,7 +180,10 @@ class _Reader:
         if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
             raise UnsafeState(f"the state of {name} is not a dict of attributes")
         obj = cls.__new__(cls)
-        obj.__dict__.update(attrs)  # plain data only: no __setstate__ or __init__ runs
+        try:
+            obj.__dict__.update(attrs)  # plain data only: no __setstate__ or __init__ runs
+        except (AttributeError, TypeError):
+            raise UnsafeState(f"{name} cannot hold attributes") from None
         return obj
 
     def _booster(self, ref: Any, config: Any) -> Any:
@@ -192,8 +195,9 @@ class _Reader:
         booster = xgb.Booster()
         try:
             booster.load_model(bytearray(raw.tobytes()))
-            if isinstance(config, str):
-                booster.load_config(config)
+            # the saved config is not loaded (the model alone predicts identically); only its thread
+            # count is kept, as a bounded number
+            booster.set_param({"nthread": _nthread(config), "device": "cpu"})
         except xgb.core.XGBoostError as exc:
             detail = str(exc).splitlines()[0][:120]
             raise UnsafeState(f"an XGBoost model is unreadable ({detail})") from None
@@ -217,6 +221,14 @@ class _Reader:
         except (ValueError, TypeError) as exc:
             raise UnsafeState(f"a scikit-learn tree is malformed ({exc})") from None
         return tree
+
+
+def _nthread(config: Any) -> int:
+    try:
+        n = int(json.loads(config)["learner"]["generic_param"]["nthread"])
+    except (TypeError, ValueError, KeyError, RecursionError):
+        return 1
+    return n if 1 <= n <= 256 else 1
 
 
 def check_tree(nodes: np.ndarray, values: np.ndarray, count: int, n_features: int) -> None:

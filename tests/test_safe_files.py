@@ -112,21 +112,35 @@ def test_crafted_model_states_are_refused(tmp_path, state, arrays, needle):
     assert needle in _refused(lambda: load_predictor(path), marker)
 
 
+def _unpack(path: Path) -> tuple[dict, list[np.ndarray]]:
+    data = path.read_bytes()
+    zf = zipfile.ZipFile(io.BytesIO(data[data.index(b"\n", len(MAGIC)) + 1 :]))
+    arrays = [np.load(io.BytesIO(zf.read(f"{i}.npy"))) for i in range(len(zf.namelist()) - 1)]
+    return json.loads(zf.read("state.json")), arrays
+
+
 def test_a_crafted_tree_table_is_refused(tmp_path, nb201):
     """Node links of a forest that would read out of bounds (or loop) are checked before sklearn sees them."""
     model = make_predictor("rf", n_estimators=2).fit(np.arange(20), np.linspace(10, 90, 20))
     path = tmp_path / "rf.model"
     save_predictor(model, path)
-    data = path.read_bytes()
-    payload = data[data.index(b"\n", len(MAGIC)) + 1 :]
-    zf = zipfile.ZipFile(io.BytesIO(payload))
-    state = json.loads(zf.read("state.json"))
-    arrays = [np.load(io.BytesIO(zf.read(f"{i}.npy"))) for i in range(len(zf.namelist()) - 1)]
-    tree = state["$object"] and state["state"]["$dict"]["trees_"][0]["state"]["$dict"]["tree_"]
-    nodes = arrays[tree["nodes"]]
-    nodes["left_child"][0] = 0  # the root points at itself: an endless loop in sklearn's predict
+    state, arrays = _unpack(path)
+    tree = state["state"]["$dict"]["trees_"][0]["state"]["$dict"]["tree_"]
+    arrays[tree["nodes"]]["left_child"][0] = 0  # the root points at itself: an endless loop
     _model_file(path, _zip(state, tuple(arrays)))
     assert "node links are out of range" in _refused(lambda: load_predictor(path), tmp_path / "x")
+
+
+def test_well_typed_but_inconsistent_state_is_refused(tmp_path, nb201):
+    """Plain data of the wrong shape (boosters that are numbers) fails at load, as one line."""
+    model = make_predictor("xgb", n_members=2, n_estimators=5).fit(np.arange(20), np.arange(20.0))
+    path = tmp_path / "xgb.model"
+    save_predictor(model, path)
+    state, arrays = _unpack(path)
+    state["state"]["$dict"]["boosters_"] = [1, 2]
+    _model_file(path, _zip(state, tuple(arrays)))
+    msg = _refused(lambda: load_predictor(path), tmp_path / "x")
+    assert "model data is inconsistent" in msg
 
 
 def test_cli_rank_refuses_a_crafted_model_with_one_line(tmp_path, capsys, nb201):
