@@ -260,3 +260,15 @@ def test_a_crafted_checkpoint_is_refused(tmp_path):
     spec = RunSpec(dataset="fashion-mnist", preset=get_preset("cpu-mini"), cell=11, seed=0)
     msg = _refused(lambda: _load_checkpoint(ckpt, spec, "fashion-mnist"), marker)
     assert "refused" in msg and "delete it" in msg
+
+
+def test_a_crafted_nb201_pth_is_refused_by_torchs_safe_loader(tmp_path):
+    import torch
+
+    from surrogate.import_nats import import_nb201_pth
+
+    marker = tmp_path / "pwned"
+    pth = tmp_path / "NAS-Bench-201-v1_0-e61699.pth"
+    torch.save({"meta_archs": [], "arch2infos": {0: _System(f"touch {marker}")}}, pth)
+    msg = _refused(lambda: import_nb201_pth(pth, tmp_path / "o.h5"), marker, DataError)
+    assert "posix.system" in msg and "--trust-pickle" in msg
