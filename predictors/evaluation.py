@@ -205,6 +205,13 @@ def _check_spec(spec: EvalSpec, n_available: int) -> None:
     if not spec.train_sizes:
         raise NasscoutError("no train sizes given; accepted: positive integers, e.g. 10,56,209")
     sizes = [_positive_int("train size", n) for n in spec.train_sizes]
+    if (
+        min(sizes) < 2
+    ):  # like `predictors fit`: one cell's targets are constant, nothing to learn a rank
+        raise NasscoutError(
+            f"train size {min(sizes)} is too small; accepted: at least 2 cells (a single cell's "
+            "target is constant, so no predictor can be fitted or ranked on it)"
+        )
     test = _positive_int("test size", spec.test_size)
     if test < MIN_TEST_SIZE:
         raise NasscoutError(f"test size {test} is too small; accepted: at least {MIN_TEST_SIZE}")

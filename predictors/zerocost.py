@@ -259,7 +259,7 @@ class ProxyCache:
     def load_all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, done, seconds): ``seconds`` is what computing each cell's score took (NaN = unknown)."""
         try:
-            with np.load(self.path) as z:
+            with np.load(self.path, allow_pickle=False) as z:
                 values, done, seconds = z["values"], z["done"], z["seconds"]
             if values.shape == done.shape == seconds.shape == (N_CELLS,):
                 return values.astype(np.float64), done.astype(bool), seconds.astype(np.float64)

@@ -2,7 +2,7 @@
 
 Each predictor in ``list_predictors()`` must: fit -> self; predict one finite value per cell; with
 ``return_std`` the same mean and a finite std >= 0; give identical predictions bit for bit for the same seed;
-survive a pickle round trip; read cells as indices or arch strings alike; and refuse bad input with a
+survive a pickle round trip and a model-file round trip; read cells as indices or arch strings alike; and refuse bad input with a
 NasscoutError. Training-free proxies (``needs_training = False``) skip the fit-specific checks. Torch models
 run with few epochs here: the contract is about behaviour, quality is tested in test_predictors_models.py.
 """
@@ -92,6 +92,20 @@ def test_pickle_round_trip_predicts_the_same(name, data):
     _, _, test = data
     model = fitted(name, data)
     clone = pickle.loads(pickle.dumps(model))
+    a, b = model.predict(test, return_std=True), clone.predict(test, return_std=True)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_file_round_trip_predicts_the_same(name, data, tmp_path):
+    """The pickle-free model file (``predictors fit --out`` / ``predictors rank``) loses nothing."""
+    from predictors.io import load_predictor, save_predictor
+
+    _, _, test = data
+    model = fitted(name, data)
+    save_predictor(model, tmp_path / "m.model")
+    clone = load_predictor(tmp_path / "m.model")
+    assert type(clone) is type(model)
     a, b = model.predict(test, return_std=True), clone.predict(test, return_std=True)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 

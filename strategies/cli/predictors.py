@@ -416,6 +416,8 @@ def zerocost_cmd(
     space = NB201Space()
     ds = dataset_name(dataset)
     names = _name_list(proxies)
+    if not names:
+        raise NasscoutError(f"no proxy given; accepted: {', '.join(NETWORK_PROXIES)}")
     for p in names:
         if p not in NETWORK_PROXIES:
             raise NasscoutError(f"unknown proxy {p!r}; accepted: {', '.join(NETWORK_PROXIES)}")

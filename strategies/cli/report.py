@@ -23,6 +23,11 @@ def report(directory: Path, as_json: bool, no_plots: bool) -> None:
     from strategies.report import format_table, plot_regret, summarize
     from strategies.results import load_results, nan_to_none
 
+    if directory.exists() and not directory.is_dir():
+        raise NasscoutError(
+            f"{directory} is a file, not a run directory; accepted: a directory made by "
+            "`nasscout run --out DIR`"
+        )
     df, meta = load_results(directory)
     if len(df) == 0:
         raise NasscoutError(f"{directory} holds no evaluations yet; run or --resume it first")

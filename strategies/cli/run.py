@@ -137,6 +137,11 @@ def run(
     if resume:
         from strategies.results import read_meta
 
+        if out.exists() and not out.is_dir():
+            raise NasscoutError(
+                f"nothing to resume: {out} is a file, not a run directory; accepted: the --out "
+                "directory of an earlier `nasscout run`"
+            )
         if not out.is_dir():
             raise NasscoutError(f"nothing to resume: {out} does not exist; run without --resume")
         cfg = read_meta(out)["config"]
