@@ -510,17 +510,20 @@ def run_experiment(
     quiet: bool = False,
     command_line: list[str] | None = None,
     resume: bool = False,
+    rebuild_meta: bool = False,
 ) -> RunSummary:
-    """Run (or, with ``resume``, continue) every search of ``config`` into ``out``."""
+    """Run (or, with ``resume``, continue) every search of ``config`` into ``out``; ``rebuild_meta``
+    (with ``resume``) first rebuilds a lost meta.json from ``config`` (see strategies.rebuild_meta)."""
     jobs = _int_in(jobs, "--jobs", 1, 256)
+    rebuild = bool(resume and rebuild_meta)
     if config.backend == "simulated":
-        return _run_experiment(Path(out), config, bench, jobs, quiet, command_line, resume)
+        return _run_experiment(Path(out), config, bench, jobs, quiet, command_line, resume, rebuild)
     # real trials: searches run one after another, each with the backend's workers; the workers (or the
     # Dask scheduler) are reached before the run directory is touched
     _S.backend = config.make_backend()
     try:
         _S.backend.connect()
-        return _run_experiment(Path(out), config, bench, 1, quiet, command_line, resume)
+        return _run_experiment(Path(out), config, bench, 1, quiet, command_line, resume, rebuild)
     finally:
         _S.backend.close()
         _S.backend = None
@@ -534,10 +537,21 @@ def _run_experiment(
     quiet: bool,
     command_line: list[str] | None,
     resume: bool,
+    rebuild: bool = False,
 ) -> RunSummary:
     t0 = time.perf_counter()
     command_line = command_line if command_line is not None else list(sys.argv)
-    if resume:
+    replay_all = False  # a rebuilt meta.json on real trainings: replay (and so check) every search
+    if rebuild:
+        from strategies.rebuild_meta import rebuild_meta
+
+        lock = _lock(out)
+        try:
+            meta, replay_all = rebuild_meta(out, config, bench, command_line)
+        except BaseException:
+            os.close(lock)
+            raise
+    elif resume:
         meta = read_meta(out)  # names what is left when meta.json is gone
         compare_options(meta, config.to_json())
         lock = _lock(out)
@@ -564,7 +578,7 @@ def _run_experiment(
         )  # lines that do not belong are named, then ignored
         contents = checked.contents
         all_tasks = [(s, seed) for s in config.strategies for seed in config.seeds]
-        tasks = [t for t in all_tasks if t not in contents.done]
+        tasks = [t for t in all_tasks if replay_all or t not in contents.done]
         _S.config, _S.bench, _S.journal_path = config, bench, journal_path
         if bench.kind == "tabular":
             table_lookup(bench, config.dataset)  # built once here, inherited by forked workers

@@ -112,11 +112,11 @@ def missing_meta_message(directory: Path) -> str:
         else "--strategy ..."
     )
     return (
-        f"{directory / META_NAME} is missing: the run's options and the benchmark facts that every journal "
-        f"line is checked against are lost, so neither --resume nor report can trust its journal ({held}); "
-        f"start it again with the same options in a new --out (e.g. nasscout run {opts} "
-        f"--budget-queries N ... --out {directory}-new: same options give the same results.csv), "
-        "and keep the old journal to compare"
+        f"{directory / META_NAME} is missing, and with it the run's options that every journal line is "
+        f"checked against; the journal ({held}) is intact: rebuild meta.json by repeating the run's own "
+        f"options, e.g. nasscout run --out {directory} --resume --rebuild-meta {opts} --budget-queries N "
+        "[...] (the journal is checked against them; the original command line, start time and versions "
+        "cannot be recovered)"
     )
 
 

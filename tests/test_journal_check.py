@@ -250,9 +250,12 @@ def test_missing_values_are_counted_and_kept_out_of_the_statistics(run_dir, tmp_
 
 
 # ---- meta.json deleted --------------------------------------------------------------------------------------------
-def test_resume_without_meta_json_says_how_to_go_on(run_dir, tmp_path, capsys):
+def test_resume_without_meta_json_says_how_to_go_on_and_rebuild_checks_the_options(
+    run_dir, tmp_path, capsys
+):
     d = _copy(run_dir, tmp_path / "nometa")
     (d / "meta.json").unlink()
+    (d / "results.csv").unlink()
     for args in (
         ["run", "--out", d, "--resume"],
         ["run", "--strategy", "rs", "--out", d],
@@ -261,8 +264,42 @@ def test_resume_without_meta_json_says_how_to_go_on(run_dir, tmp_path, capsys):
         code, out, err = nasscout(capsys, *args)
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
         assert "meta.json is missing" in err and "Traceback" not in err
-        assert "360 evaluations of rs,rea, seeds 0..2" in err
-        assert "--strategy rs,rea --first-seed 0 --seeds 3" in err
+        assert (
+            "the journal (360 evaluations of rs,rea, seeds 0..2, up to 60 per search) is intact"
+            in err
+        )
+        assert (
+            f"nasscout run --out {d} --resume --rebuild-meta --strategy rs,rea --first-seed 0 --seeds 3"
+            in err
+        )
+        assert "cannot be recovered" in err
+    given = ["run", "--out", d, "--resume", "--rebuild-meta", "--strategy", "rs,rea", "-q"]
+    wrong = {  # options that are not the run's are refused, naming the misfit; nothing is written
+        ("--seeds", "2", "--budget-queries", "60"): "seed 2 is not in the run's seeds 0..1",
+        ("--seeds", "3", "--budget-queries", "50"): "trial 50 is outside 0..49",
+        (
+            "--seeds",
+            "3",
+            "--budget-queries",
+            "60",
+            "--observe",
+            "mean",
+        ): "trial 1 of rs seed 0 is not what",
+    }
+    for extra, message in wrong.items():
+        code, _, err = nasscout(capsys, *given, *extra)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (d / "meta.json").exists()
+    code, _, err = nasscout(capsys, *given, "--seeds", "3", "--budget-queries", "60")
+    assert code == 0, err
+    assert _without_wall(d / "results.csv") == _without_wall(run_dir / "results.csv")
+    meta = json.loads((d / "meta.json").read_text())
+    assert "reproduced all 360 journaled evaluations" in meta["rebuilt"]["note"]
+    assert meta["created_utc"] is None
+    code, out, _ = nasscout(capsys, "report", d, "--json", "--no-plots")
+    assert code == 0 and json.loads(out)["rea"]["n_seeds_complete"] == 3
+    code, _, err = nasscout(capsys, *given, "--seeds", "3")
+    assert code == 2 and "exists; resume without --rebuild-meta" in err
 
 
 # ---- property: any bytes ------------------------------------------------------------------------------------------
