@@ -71,7 +71,7 @@ class RunFacts:
         fids = b.get("fidelities") or ([b["top_fidelity"]] if "top_fidelity" in b else None)
         return cls(
             strategies=tuple(cfg.get("strategies", ())),
-            seeds=np.unique(np.asarray(list(seeds), dtype=np.int64)),
+            seeds=np.unique(np.asarray(list(seeds), dtype=np.int64)),  # sorted
             budget_queries=cfg.get("budget_queries"),
             best_valid_acc=_float_or_none(b.get("best_valid_acc")) if tabular else None,
             worst_valid_acc=_float_or_none(ref[0]) if ref else None,
@@ -158,12 +158,15 @@ def check_lines(lines: JournalLines, meta: dict[str, Any]) -> CheckedJournal:
     keep = np.ones(len(evals), dtype=bool)
     if evals:
         rows = [r for _, r in evals]
-        strat = np.array([r.strategy for r in rows], dtype=object)
-        ints = np.array([(r.seed, r.trial, r.index, r.fidelity) for r in rows], dtype=np.int64)
-        vals = np.array([r[5:] for r in rows], dtype=float).reshape(len(rows), len(_FLOATS))
+        strat = np.array([r[0] for r in rows], dtype=object)
+        # one float array for all numbers (exact below 2**53; anything larger is out of range anyway)
+        numbers = np.array([r[1:] for r in rows], dtype=float).reshape(
+            len(rows), len(ROW_FIELDS) - 1
+        )
+        ints, vals = numbers[:, :4], numbers[:, 4:]
         col = {name: vals[:, i] for i, name in enumerate(_FLOATS)}
         seed, trial, index, fid = ints.T
-        reasons = _reasons(facts, strat, seed, trial, index, fid, col)
+        reasons = _reasons(facts, rows, strat, seed, trial, index, fid, col)
         for kind, bad, why in reasons:
             hit = np.flatnonzero(bad & keep)
             for i in hit:
@@ -199,7 +202,7 @@ def _has(sorted_seeds: np.ndarray, seed: int) -> bool:
     return i < len(sorted_seeds) and int(sorted_seeds[i]) == seed
 
 
-def _reasons(facts, strat, seed, trial, index, fid, col):  # noqa: ANN001, ANN202 - internal helper
+def _reasons(facts, rows, strat, seed, trial, index, fid, col):  # noqa: ANN001, ANN202 - internal helper
     """(kind, mask of bad lines, message for line i) in the order they are judged."""
     out = []
     known = set(facts.strategies)
@@ -217,30 +220,32 @@ def _reasons(facts, strat, seed, trial, index, fid, col):  # noqa: ANN001, ANN20
         (
             "unknown seed",
             bad_seed,
-            lambda i: f"seed {seed[i]} is not in the run's seeds {facts.seed_text()}",
+            lambda i: f"seed {rows[i].seed} is not in the run's seeds {facts.seed_text()}",
         )
     )
     hi = facts.budget_queries
     bad_trial = (trial < 0) | ((trial >= hi) if hi else False)
     span = f"0..{hi - 1}" if hi else "0 or more"
-    out.append(("impossible value", bad_trial, lambda i: f"trial {trial[i]} is outside {span}"))
+    out.append(
+        ("impossible value", bad_trial, lambda i: f"trial {rows[i].trial} is outside {span}")
+    )
     if facts.n_cells is not None:
         bad = (index < 0) | (index >= facts.n_cells)
         out.append(
             (
                 "impossible value",
                 bad,
-                lambda i: f"index {index[i]} is outside 0..{facts.n_cells - 1}",
+                lambda i: f"index {rows[i].index} is outside 0..{facts.n_cells - 1}",
             )
         )
     if facts.fidelities is not None:
-        fids = np.asarray(facts.fidelities, dtype=np.int64)
+        fids = np.asarray(facts.fidelities, dtype=float)
         shown = ",".join(map(str, facts.fidelities))
         out.append(
             (
                 "impossible value",
                 ~np.isin(fid, fids),
-                lambda i: f"fidelity {fid[i]} is not one of the benchmark's ({shown})",
+                lambda i: f"fidelity {rows[i].fidelity} is not one of the benchmark's ({shown})",
             )
         )
     for name in _FLOATS:  # unknown is null (NaN); infinity is never written
@@ -298,10 +303,13 @@ def _duplicates(evals, strat, ints, vals, keep, left) -> None:  # noqa: ANN001 -
     if len(idx) < 2:
         return
     _, scode = np.unique(strat[idx].astype(str), return_inverse=True)
-    key = np.column_stack([scode, ints[idx, 0], ints[idx, 1]])
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    owner = idx[first[inverse]]  # each kept line's first copy
+    seed, trial = ints[idx, 0], ints[idx, 1]
+    order = np.lexsort((trial, seed, scode.reshape(-1)))  # stable: copies stay in file order
+    k = np.column_stack([scode.reshape(-1), seed, trial])[order]
+    starts = np.r_[True, (k[1:] != k[:-1]).any(axis=1)]
+    first_pos = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    owner = np.empty_like(idx)
+    owner[order] = idx[order[first_pos]]  # each kept line's first copy
     later = owner != idx
     if not later.any():
         return
