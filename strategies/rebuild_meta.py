@@ -43,7 +43,8 @@ def rebuild_meta(out: Path, config: Any, bench: Any, command_line: list[str]) ->
         x = misfits[0]
         raise NasscoutError(
             f"cannot rebuild {META_NAME}: {len(misfits)} journal line(s) do not fit the options given (line "
-            f"{x.line}, {x.strategy} seed {x.seed}: {x.why}); give the run's own options"
+            f"{x.line}, {x.strategy} seed {x.seed}: {x.why}); give the run's own options (or, if such lines "
+            "were edited or appended by hand, remove them from the journal first)"
         )
     rows = checked.contents.rows
     simulated = config.backend == "simulated"

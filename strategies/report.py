@@ -224,7 +224,7 @@ def format_table(
         ]
         for name, s in mo.items():
             lines.append(
-                f"{name:<{width}}  front size {s['pareto_front_size_mean']:.1f}  "
+                f"{name:<{width}}  front size {_pm(s['pareto_front_size_mean'], math.nan, 1)}  "
                 f"hypervolume {_pm(s['hypervolume_mean'], s['hypervolume_ci95'], 3)}"
             )
     elif meta.get("objectives"):
