@@ -5,8 +5,9 @@ A line is left out (and named in one warning line) when its strategy or seed is 
 number is outside 0..budget-1, a value is impossible for the benchmark (``true_acc`` above its best or below
 its worst cell, an index outside the space, a fidelity it does not have, a negative or infinite cost, time
 or size), or it is a second copy of a (strategy, seed, trial) already journaled (the first line is kept: the
-journal is append-only, so the first is what the run wrote). A search whose kept trials are not exactly
-0..n-1 with its done marker counting n is not finished: ``--resume`` re-evaluates what is missing.
+journal is append-only, so the first is what the run wrote). A search whose done marker counts more rows
+than were kept is not finished: ``--resume`` re-evaluates what is missing. (Trial numbers of a finished
+search may have gaps: under a time budget a trial still running when the time is up is dropped.)
 Old runs' ``meta.json`` may lack a fact; the check that needs it is then skipped.
 """
 
@@ -29,7 +30,7 @@ from strategies.journal import (
     parse_journal,
     warn_damaged,
 )
-from strategies.row import ROW_FIELDS, Row
+from strategies.row import ROW_FIELDS
 
 _NONNEGATIVE = (
     "cost_s",
@@ -186,15 +187,9 @@ def check_lines(lines: JournalLines, meta: dict[str, Any]) -> CheckedJournal:
     contents = contents_of(
         JournalLines(kept, markers, lines.damaged_lines, lines.partial_tail, lines.path)
     )
-    # finished means trials exactly 0..n-1: a left-out line leaves a gap that --resume re-evaluates
-    contents.done = {k for k in contents.done if _no_gaps(contents.rows.get(k, {}))}
     left.sort(key=lambda x: x.line)
     n_lines = len(evals) + len(lines.markers) + len(lines.damaged_lines)
     return CheckedJournal(contents, left, n_lines, lines.path)
-
-
-def _no_gaps(trials: dict[int, Row]) -> bool:
-    return not trials or max(trials) + 1 == len(trials)
 
 
 def _has(sorted_seeds: np.ndarray, seed: int) -> bool:

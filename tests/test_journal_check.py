@@ -163,6 +163,34 @@ def test_old_meta_without_benchmark_facts_still_checks_identity(run_dir, tmp_pat
     assert json.loads(out)["rs"]["n_seeds_complete"] == 3
 
 
+def test_finished_time_budget_searches_with_trial_gaps_are_complete(nb201, tmp_path, capsys):
+    """Under a time budget a trial still running when the time is up is dropped: the trial numbers of a
+    finished search can have gaps, and that is not damage."""
+    d = tmp_path / "time"
+    args = [
+        "run",
+        "--strategy",
+        "rs",
+        "--seeds",
+        "2",
+        "--budget-seconds",
+        "40000",
+        "--workers",
+        "16",
+    ]
+    code, _, err = nasscout(capsys, *args, "--jobs", "1", "-q", "--out", d)
+    assert code == 0, err
+    trials: dict[int, list[int]] = {}
+    for r in _lines(d):
+        if "trial" in r:
+            trials.setdefault(r["seed"], []).append(r["trial"])
+    assert any(max(t) + 1 > len(t) for t in trials.values())  # there are gaps
+    code, out, err = nasscout(capsys, "report", d, "--json", "--no-plots")
+    assert code == 0 and err == ""
+    rs = json.loads(out)["rs"]
+    assert rs["n_seeds_complete"] == 2 and rs["seeds_incomplete"] == []
+
+
 # ---- an interrupted run -------------------------------------------------------------------------------------------
 def test_killed_run_is_reported_as_incomplete_naming_what_is_missing(run_dir, tmp_path, capsys):
     out = tmp_path / "killed"
