@@ -1,11 +1,11 @@
 """Acquisition functions and acquisition optimisers shared by the model-based strategies.
 
 A predictor gives ``(mean, std)`` per candidate cell (percent accuracy, maximised); an acquisition function
-turns that into one score per candidate; an optimiser decides *which* candidates get scored. NB201 has only
-15,625 cells, so every optimiser here is a vectorised operation on index arrays: mutation pools around the best
+turns that into one score per candidate; an optimiser decides *which* candidates get scored. Tabular spaces are
+small (NB201: 15,625 cells), so every optimiser here is a vectorised operation on index arrays: mutation pools around the best
 evaluated cells (BANANAS), uniform random pools, or simply every cell not yet seen.
 
-Cells are deduplicated by isomorphism class (``surrogate.isomorphism``): two isomorphic cells compute the same
+Cells are deduplicated by isomorphism class (the space's ``class_ids``): two isomorphic cells compute the same
 function and a tabular benchmark answers them with the same network, so a strategy that has evaluated (or is
 evaluating) one of them gains nothing from the other. :class:`SeenCells` keeps that bookkeeping as a boolean
 array over classes.
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from strategies.moves import random_shifts
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import N_CELLS, N_EDGES, N_OPS, NB201Space, canonical_codes, n_classes
+from surrogate.space import SearchSpace
 
 ACQUISITIONS: dict[str, str] = {
     "ei": "expected improvement over the incumbent's predicted accuracy",
@@ -28,7 +29,7 @@ OPTIMISERS: dict[str, str] = {
     "mutation": "edit-distance 1..max_edits mutations of the best evaluated cells (BANANAS)",
     "random": "uniform random unseen cells",
     "mutation+random": "both pools, concatenated",
-    "all": "every unseen cell (exhaustive; NB201 is small enough)",
+    "all": "every unseen cell (exhaustive; tabular spaces are small enough)",
 }
 
 
@@ -89,15 +90,23 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 class SeenCells:
     """Which cells a strategy has evaluated or has pending, for O(1) vectorised filtering.
 
-    With ``isomorphs=True`` (the default) a cell counts as seen once any cell of its isomorphism class is;
-    with ``False`` each of the 15,625 cells is its own class.
+    With ``isomorphs=True`` (the default) a cell counts as seen once any cell of its isomorphism class
+    (``space.class_ids``) is; with ``False`` each cell is its own class.
     """
 
-    def __init__(self, *, isomorphs: bool = True) -> None:
-        all_cells = np.arange(N_CELLS, dtype=np.int64)
-        self.codes = canonical_codes(all_cells) if isomorphs else all_cells
-        self.seen = np.zeros(n_classes() if isomorphs else N_CELLS, dtype=bool)
+    def __init__(self, space: SearchSpace, *, isomorphs: bool = True) -> None:
+        self.n_cells = space.n_cells
+        all_cells = np.arange(self.n_cells, dtype=np.int64)
+        self.codes = np.asarray(space.class_ids, dtype=np.int64) if isomorphs else all_cells
+        self.seen = np.zeros(space.n_classes if isomorphs else self.n_cells, dtype=bool)
         self.n_seen = 0
+        # the cells a search may propose (a table's subset in a restricted view of the space)
+        self.candidates = np.asarray(space.candidates, dtype=np.int64)
+        self.n_classes = (
+            len(self.seen)
+            if len(self.candidates) == self.n_cells
+            else len(np.unique(self.codes[self.candidates]))
+        )
 
     def add(self, indices: np.ndarray | int) -> None:
         cls = self.codes[np.asarray(indices, dtype=np.int64).reshape(-1)]
@@ -109,7 +118,7 @@ class SeenCells:
 
     @property
     def exhausted(self) -> bool:
-        return self.n_seen >= len(self.seen)
+        return self.n_seen >= self.n_classes
 
     def unseen(self, indices: np.ndarray) -> np.ndarray:
         """Drop seen cells and keep one cell per class (first occurrence), preserving order."""
@@ -123,11 +132,13 @@ class SeenCells:
 
     def all_unseen(self) -> np.ndarray:
         """Every unseen cell (all members of each unseen class), ascending index."""
-        return np.flatnonzero(~self.seen[self.codes])
+        c = self.candidates
+        return c[~self.seen[self.codes[c]]]
 
     def random_unseen(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Up to ``n`` cells of distinct unseen classes, uniform over cells; fewer only when few remain."""
-        draw = rng.integers(0, N_CELLS, size=max(4 * n, 16), dtype=np.int64)
+        c = self.candidates
+        draw = c[rng.integers(0, len(c), size=max(4 * n, 16), dtype=np.int64)]
         out = self.unseen(draw)
         if len(out) < n:  # the space is nearly used up: choose among what is left
             rest = self.unseen(rng.permutation(self.all_unseen()))
@@ -137,34 +148,38 @@ class SeenCells:
 
 # ---- acquisition optimisers (candidate pools) -----------------------------------------------------
 def mutate_indices(
-    space: NB201Space,
+    space: SearchSpace,
     parents: np.ndarray,
     n: int,
     rng: np.random.Generator,
     *,
     max_edits: int = 2,
 ) -> np.ndarray:
-    """``n`` mutants: a uniform parent, 1..max_edits distinct edges each set to a different op.
+    """Up to ``n`` mutants: a uniform parent, 1..max_edits distinct positions each set to another choice.
 
-    Edit distance to the parent is exactly the number of edges changed, so every mutant lies at distance
-    1..max_edits from its parent.
+    The changed vector's edit distance to the parent is the number of positions changed (1..max_edits); a
+    vector that is no cell of the space is dropped (so fewer than ``n`` may come back), and one that names
+    the parent's own cell (two vectors, one cell) is left for the caller's seen-filter to drop.
     """
-    if not 1 <= max_edits <= N_EDGES:
-        raise NasscoutError(f"max_edits={max_edits} out of range; accepted 1..{N_EDGES}")
+    n_pos = space.n_positions
+    if not 1 <= max_edits <= n_pos:
+        raise NasscoutError(f"max_edits={max_edits} out of range; accepted 1..{n_pos}")
     parents = np.asarray(parents, dtype=np.int64).reshape(-1)
     if len(parents) == 0 or n <= 0:
         return np.empty(0, dtype=np.int64)
+    card = np.asarray(space.cardinalities, dtype=np.int64)
     ops = space.ops(parents).astype(np.int64)[rng.integers(len(parents), size=n)]
     n_edits = rng.integers(1, max_edits + 1, size=n)
-    edge_rank = np.argsort(rng.random((n, N_EDGES)), axis=1)  # a random edge order per mutant
-    change = edge_rank < n_edits[:, None]
-    shift = rng.integers(1, N_OPS, size=(n, N_EDGES))
-    ops = np.where(change, (ops + shift) % N_OPS, ops)
-    return space.indices_from_ops(ops)
+    pos_rank = np.argsort(rng.random((n, n_pos)), axis=1)  # a random position order per mutant
+    change = pos_rank < n_edits[:, None]
+    shift = random_shifts(rng, card, (n, n_pos))
+    ops = np.where(change, (ops + shift) % card, ops)
+    out = space.indices_from_ops(ops, strict=False)
+    return out[out >= 0]
 
 
-def neighbourhood_indices(space: NB201Space, parents: np.ndarray) -> np.ndarray:
-    """All 24 edit-distance-1 neighbours of each parent, concatenated (parent-major order)."""
+def neighbourhood_indices(space: SearchSpace, parents: np.ndarray) -> np.ndarray:
+    """All edit-distance-1 neighbours of each parent (24 on NB201), concatenated (parent-major order)."""
     parents = np.asarray(parents, dtype=np.int64).reshape(-1)
     if len(parents) == 0:
         return np.empty(0, dtype=np.int64)
@@ -174,7 +189,7 @@ def neighbourhood_indices(space: NB201Space, parents: np.ndarray) -> np.ndarray:
 def candidate_pool(
     kind: str,
     *,
-    space: NB201Space,
+    space: SearchSpace,
     seen: SeenCells,
     rng: np.random.Generator,
     parents: np.ndarray,

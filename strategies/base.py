@@ -17,12 +17,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.errors import NasscoutError
+from surrogate.space import SearchSpace
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One proposal: ``index`` is the NB201 cell index; ``fidelity`` the epochs to train (None = the most)."""
+    """One proposal: ``index`` is a cell index of the space; ``fidelity`` the epochs to train (None = the most)."""
 
     trial_id: int
     index: int
@@ -52,21 +53,42 @@ class SearchContext:
     budget_seconds: float | None = None
     n_workers: int = 1
     dataset: str = "cifar10"
+    # Observation fields the benchmark records for this dataset (params_m, latency_s, ...); None = not known
+    # before the first result. A strategy that needs a missing one refuses at construction when it is known.
+    metrics: tuple[str, ...] | None = None
 
 
 class Strategy(ABC):
-    """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``."""
+    """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``.
+
+    A strategy knows its space only through the :class:`~surrogate.space.SearchSpace` API (``candidates``,
+    the cells it may propose, ``n_cells``,
+    ``cardinalities``, ``cell_ops``, ``indices_from_ops``, moves, ``class_ids``, ``encode``), so the same code runs
+    on every space. What a strategy needs beyond that (two fidelities, an encoding) it checks in
+    :meth:`unsupported`, which the constructor turns into one ``NasscoutError`` line.
+    """
 
     name: ClassVar[str] = "base"
     summary: ClassVar[str] = ""
     multi_fidelity: ClassVar[bool] = False
+    # the fewest distinct fidelities the strategy can work with (sh/hyperband: a lower rung to screen on)
+    min_fidelities: ClassVar[int] = 1
 
-    def __init__(self, space: NB201Space, *, seed: int, context: SearchContext | None = None):
+    def __init__(self, space: SearchSpace, *, seed: int, context: SearchContext | None = None):
         self.space = space
         self.seed = int(seed)
         self.context = context or SearchContext()
+        reason = self.unsupported(space, self.context)
+        if reason is not None:
+            raise NasscoutError(f"{self.name}: {reason}")
         self.rng = np.random.default_rng(self.seed)
         self._next_id = 0
+
+    def _random_cell(self) -> int:
+        """A uniform cell among those the search may propose (``space.candidates``: every cell, or a
+        table's subset); on the full space the same draw as ``rng.integers(n_cells)``."""
+        c = self.space.candidates
+        return int(c[self.rng.integers(len(c))])
 
     def _new_trial(self, index: int, fidelity: int | None = None, **info: Any) -> Trial:
         trial = Trial(self._next_id, int(index), fidelity, info)
@@ -85,6 +107,22 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, trial: Trial, obs: Observation) -> None:
         """Learn from a finished trial."""
+
+    @classmethod
+    def unsupported(cls, space: SearchSpace, context: SearchContext) -> str | None:
+        """Why this strategy cannot run on ``space`` with ``context`` (one line), or None when it can.
+
+        Callers may ask before constructing (e.g. to skip a strategy in ``--strategy all``); the constructor
+        raises the same reason as a ``NasscoutError``.
+        """
+        fids = sorted({int(f) for f in context.fidelities})
+        if len(fids) < cls.min_fidelities:
+            return (
+                f"needs at least {cls.min_fidelities} fidelities (training lengths), but dataset "
+                f"{context.dataset!r} has {len(fids)}: {fids}; accepted: a benchmark with several "
+                "(e.g. nb201: 12 and 200 epochs)"
+            )
+        return None
 
     @property
     def max_fidelity(self) -> int:

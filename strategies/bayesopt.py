@@ -1,4 +1,4 @@
-"""Bayesian optimisation over NB201 cells: ``bo-gp`` (Gaussian process + expected improvement) and ``bo-xgb``
+"""Bayesian optimisation over the cells of any space: ``bo-gp`` (Gaussian process + expected improvement) and ``bo-xgb``
 (XGBoost ensemble + expected improvement), on top of the shared model-based loop that BANANAS and PNAS reuse.
 
 The loop (:class:`ModelBasedStrategy`):
@@ -15,9 +15,12 @@ Duplicates and pending trials: a cell's isomorphism class is marked seen the mom
 candidate pool is filtered against that mark, so neither evaluated nor pending cells (nor cells isomorphic to
 them) are proposed again while any unseen class remains. With ``n_workers`` > 1 this is the "exclude pending"
 rule: pending trials contribute no fantasised value to the model (no kriging believer), they are only removed
-from the candidates. Only when all 6,466 classes have been proposed does the loop repeat cells. (NB201 trained
+from the candidates. Only when all classes (6,466 on NB201) have been proposed does the loop repeat cells. (NB201 trained
 isomorphic cells separately, so their table values differ by ~0.2 points of seed noise; measuring one again
 would only re-roll that noise. ``dedupe_isomorphs=False`` deduplicates exact cells only.)
+
+The predictor gets the strategy's space (``space=``), so it encodes that space's cells; strategies never build
+an encoding themselves.
 
 Incumbent for EI: the highest *predicted mean* among observed cells (plug-in noisy EI), not the highest noisy
 observation, which a lucky seed inflates.
@@ -44,7 +47,7 @@ from strategies.acquisition import (
 )
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import N_CELLS, NB201Space
+from surrogate.space import SearchSpace
 
 
 @contextmanager
@@ -99,7 +102,7 @@ class ModelBasedStrategy(Strategy):
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -127,13 +130,14 @@ class ModelBasedStrategy(Strategy):
         dedupe = d["dedupe_isomorphs"] if dedupe_isomorphs is None else dedupe_isomorphs
         threads = d["threads"] if threads is None else threads
         super().__init__(space, seed=seed, context=context)
-        self.n_init = check_int("n_init", n_init, 0, N_CELLS)
-        self.batch_size = check_int("batch_size", batch_size, 1, N_CELLS)
+        n_cells = space.n_cells
+        self.n_init = check_int("n_init", n_init, 0, n_cells)
+        self.batch_size = check_int("batch_size", batch_size, 1, n_cells)
         self.acquisition = check_choice("acquisition", acquisition, ACQUISITIONS)
         self.optimizer = check_choice("optimizer", optimizer, OPTIMISERS)
-        self.n_candidates = check_int("n_candidates", n_candidates, 1, N_CELLS)
-        self.n_parents = check_int("n_parents", n_parents, 1, N_CELLS)
-        self.max_edits = check_int("max_edits", max_edits, 1, 6)
+        self.n_candidates = check_int("n_candidates", n_candidates, 1, n_cells)
+        self.n_parents = check_int("n_parents", n_parents, 1, n_cells)
+        self.max_edits = check_int("max_edits", max_edits, 1, space.n_positions)
         if not np.isfinite(ucb_beta) or ucb_beta < 0:
             raise NasscoutError(f"ucb_beta={ucb_beta!r} is invalid; accepted: a finite number >= 0")
         self.ucb_beta = float(ucb_beta)
@@ -147,7 +151,7 @@ class ModelBasedStrategy(Strategy):
             raise NasscoutError(f"dedupe_isomorphs={dedupe!r} is invalid; accepted: True or False")
         self.dedupe_isomorphs = bool(dedupe)
         self.threads = check_int("threads", threads, 0, 1024)  # 0: leave the process setting
-        self._seen = SeenCells(isomorphs=self.dedupe_isomorphs)
+        self._seen = SeenCells(space, isomorphs=self.dedupe_isomorphs)
         self._obs_index: list[int] = []
         self._obs_acc: list[float] = []
         self._queue: list[int] = []  # proposals from the last model, next one last
@@ -181,7 +185,7 @@ class ModelBasedStrategy(Strategy):
 
     def _init_cell(self) -> int:
         if self._seen.exhausted:
-            return int(self.rng.integers(N_CELLS))
+            return self._random_cell()
         return int(self._seen.random_unseen(self.rng, 1)[0])
 
     def _model_cell(self) -> int:
@@ -205,7 +209,7 @@ class ModelBasedStrategy(Strategy):
         if len(self._obs_acc) > self._fit_n:
             self._fit()
         if self._seen.exhausted:  # every class proposed: allow repeats, best predicted first
-            cand = np.arange(N_CELLS, dtype=np.int64)
+            cand = np.asarray(self.space.candidates, dtype=np.int64)
         else:
             cand = self._candidates()
         mean, std = self.model_.predict(cand, return_std=True)
@@ -232,7 +236,8 @@ class ModelBasedStrategy(Strategy):
         # one instance, refitted: predictors with warm_start continue from their last fit
         if self.model_ is None:
             seed = int(self.rng.integers(2**31 - 1))
-            self.model_ = make_predictor(self.predictor, seed=seed, **self.predictor_options)
+            options = {"space": self.space, **self.predictor_options}
+            self.model_ = make_predictor(self.predictor, seed=seed, **options)
         self.model_.fit(x, y)
         self._fit_n = len(y)
         self.n_fits_ += 1
@@ -270,7 +275,7 @@ class BayesOptGP(ModelBasedStrategy):
     with ``warm_start`` (each refit starts from the last marginal-likelihood optimum and runs 5 L-BFGS steps;
     the first fit runs up to 50 without restarts); refit every ``batch_size=10`` proposals; EI maximised over
     100 mutants (edit distance 1-2) of the 5 best observed cells plus 100 uniform random cells. Scoring all
-    15,625 cells (``optimizer="all"``) costs ~0.5 s per refit for no measurable gain.
+    15,625 NB201 cells (``optimizer="all"``) costs ~0.5 s per refit for no measurable gain.
     """
 
     name = "bo-gp"

@@ -1,8 +1,9 @@
 """Evolutionary search: regularized (aging) evolution and plain tournament evolution.
 
 Both keep a population of evaluated cells, pick a parent by tournament (the best observed accuracy among
-``sample_size`` members drawn with replacement, as in NASLib and the AmoebaNet code) and propose one mutation of it: one random edge set to a different op, i.e. a
-uniform one of the 24 neighbours. They differ only in who leaves the population: the *oldest* member
+``sample_size`` members drawn with replacement, as in NASLib and the AmoebaNet code) and propose one mutation of it: one random position set to a different choice, i.e. a
+uniform one of the parent's distinct neighbours (24 on NB201; on spaces where some choice vectors are no cell or
+name the same cell, only the distinct cells count, see ``strategies.moves.neighbour_table``). They differ only in who leaves the population: the *oldest* member
 (regularized evolution, Real et al. 2019, "aging") or the *worst* one (classic tournament evolution). On noisy
 NB201 observations aging helps, because a lucky seed cannot keep a mediocre cell alive forever.
 """
@@ -14,29 +15,9 @@ from typing import ClassVar
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
+from strategies.moves import neighbour_table
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import N_CELLS, N_EDGES, N_OPS, NB201Space
-
-N_NEIGHBOURS = N_EDGES * (N_OPS - 1)
-_NEIGHBOURS: np.ndarray | None = None
-
-
-def neighbour_table(space: NB201Space) -> np.ndarray:
-    """(15625, 24) int64: row i holds the neighbours of cell i in ``space.neighbour_indices`` order.
-
-    Built once per process with 24 vectorised lookups (~10 ms) so that a mutation is one table read.
-    """
-    global _NEIGHBOURS
-    if _NEIGHBOURS is None:
-        ops = space.ops(space.all_indices).astype(np.int64)
-        table = np.empty((N_CELLS, N_NEIGHBOURS), dtype=np.int64)
-        for col in range(N_NEIGHBOURS):
-            edge, shift = divmod(col, N_OPS - 1)
-            cand = ops.copy()
-            cand[:, edge] = (cand[:, edge] + shift + 1) % N_OPS
-            table[:, col] = space.indices_from_ops(cand)
-        _NEIGHBOURS = table
-    return _NEIGHBOURS
+from surrogate.space import SearchSpace
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -52,7 +33,7 @@ class _Evolution(Strategy):
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -67,7 +48,7 @@ class _Evolution(Strategy):
                 f"sample_size {self.sample_size} exceeds population_size {self.population_size}; "
                 "accepted: 1..population_size"
             )
-        self._neighbours = neighbour_table(space)
+        self._neighbours, self._n_neighbours = neighbour_table(space)
         self._members: list[int] = []  # cell indices, oldest first
         self._scores: list[float] = []  # observed accuracy of each member (NaN counted as -inf)
         self._asked = 0
@@ -76,7 +57,7 @@ class _Evolution(Strategy):
         # The first population_size proposals are random (uniform, with replacement, as NASLib);
         # with more workers than population members the population may still be empty.
         if self._asked < self.population_size or not self._members:
-            index = int(self.rng.integers(N_CELLS))
+            index = self._random_cell()
         else:
             # one draw of sample_size + 1 uniforms: floor(u * n) is uniform on 0..n-1 up to 2**-53, and 3x
             # cheaper than Generator.integers (this is the hot path of 100-seed benchmarks)
@@ -86,7 +67,9 @@ class _Evolution(Strategy):
             best = max(
                 (int(x * n) for x in u[:-1]), key=scores.__getitem__
             )  # tournament, with replacement
-            index = int(self._neighbours[self._members[best], int(u[-1] * N_NEIGHBOURS)])
+            parent = self._members[best]
+            n_nb = int(self._n_neighbours[parent])
+            index = int(self._neighbours[parent, int(u[-1] * n_nb)]) if n_nb else parent
         self._asked += 1
         return self._new_trial(index)
 
@@ -109,7 +92,7 @@ class RegularizedEvolution(_Evolution):
 
     name = "rea"
     summary = (
-        "regularized evolution: tournament of 10 from 30, one-edge mutation, oldest dies (aging)"
+        "regularized evolution: tournament of 10 from 30, one-choice mutation, oldest dies (aging)"
     )
     aging = True
 

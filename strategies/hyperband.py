@@ -1,5 +1,9 @@
 """Successive halving and Hyperband on a benchmark's own fidelities (NB201: 12 and 200 epochs).
 
+Both need at least two fidelities and refuse, in one line at construction, a dataset with one (a table that records
+final results only): there, every bracket would be a single cell at the top
+fidelity, which is random search without replacement, and reporting it as ``sh`` would mislead.
+
 Rungs are the fidelities the benchmark records, not the geometric ladder ``R * eta**-k`` of the papers: NB201
 trains each cell for 12 or for 200 epochs and nothing in between, and its 12-epoch run is a *separate, shorter
 schedule*. Promoting a cell therefore starts a new 200-epoch training run (costing its full time); nothing of
@@ -23,7 +27,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.space import SearchSpace
 
 
 def bracket_sizes(n0: int, n_rungs: int, eta: float) -> list[int]:
@@ -76,10 +80,20 @@ class SuccessiveHalving(Strategy):
     name = "sh"
     summary = "successive halving: screen cells at 12 epochs, train the best third at 200 (eta=3)"
     multi_fidelity = True
+    min_fidelities = 2
+
+    @classmethod
+    def unsupported(cls, space: SearchSpace, context: SearchContext) -> str | None:
+        """With one fidelity there is no cheaper rung to screen on: every bracket would be one cell at the top
+        fidelity, i.e. random search under another name, so we refuse rather than report it as ``sh``."""
+        reason = super().unsupported(space, context)
+        if reason is not None:
+            return f"{reason}; with one fidelity it would only be random search (use rs)"
+        return None
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -106,7 +120,7 @@ class SuccessiveHalving(Strategy):
                 f"{self.name}: n_configs {n_configs!r} is invalid; accepted: an integer >= 1"
             )
         self.n_configs = int(n_configs)
-        self._seen = np.zeros(space.N_CELLS, dtype=bool)
+        self._seen = np.zeros(space.n_cells, dtype=bool)
         self._n_seen = 0
         self._brackets: list[_Bracket] = []
         self._owner: dict[int, tuple[_Bracket, int]] = {}  # trial_id -> (bracket, rung index)
@@ -122,10 +136,10 @@ class SuccessiveHalving(Strategy):
     def _sample_unseen(self, n: int) -> list[int]:
         out: list[int] = []
         while len(out) < n:
-            if self._n_seen >= self.space.N_CELLS:  # space exhausted: allow repeats
-                out.append(int(self.rng.integers(self.space.N_CELLS)))
+            if self._n_seen >= len(self.space.candidates):  # space exhausted: allow repeats
+                out.append(self._random_cell())
                 continue
-            i = int(self.rng.integers(self.space.N_CELLS))
+            i = self._random_cell()
             if not self._seen[i]:
                 self._seen[i] = True
                 self._n_seen += 1

@@ -9,13 +9,13 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.space import SearchSpace
 
 _INIT, _NBR = 0, 1
 
 
 class LocalSearch(Strategy):
-    """Hill climbing over the 24 one-edge neighbours, restarting from fresh random cells at a local optimum.
+    """Hill climbing over the one-choice neighbours (24 on NB201), restarting from fresh random cells at a local optimum.
 
     As naszilla's ``local_search`` (defaults ``num_init=10``, ``query_full_nbhd=False``,
     ``stop_at_minimum=True``):
@@ -40,11 +40,13 @@ class LocalSearch(Strategy):
     """
 
     name = "ls"
-    summary = "local search: first-improvement hill climbing over 24 neighbours, random restarts (naszilla)"
+    summary = (
+        "local search: first-improvement hill climbing over one-choice neighbours, random restarts"
+    )
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -58,8 +60,8 @@ class LocalSearch(Strategy):
         self.num_init = int(num_init)
         self.first_improvement = bool(first_improvement)
         self.use_known = bool(use_known)
-        self._seen = np.zeros(space.N_CELLS, dtype=bool)
-        self._acc = np.full(space.N_CELLS, np.nan)  # observed accuracy of every told cell
+        self._seen = np.zeros(space.n_cells, dtype=bool)
+        self._acc = np.full(space.n_cells, np.nan)  # observed accuracy of every told cell
         self._n_seen = 0
         self._queue: deque[int] = deque()
         self._role: dict[int, tuple[int, int]] = {}  # trial_id -> (role, climb step it belongs to)
@@ -87,10 +89,12 @@ class LocalSearch(Strategy):
             self._n_seen += 1
 
     def _random_unseen(self) -> int:
-        if self._n_seen >= self.space.N_CELLS:  # whole space evaluated: only repeats are left
-            return int(self.rng.integers(self.space.N_CELLS))
+        if self._n_seen >= len(
+            self.space.candidates
+        ):  # whole space evaluated: only repeats are left
+            return self._random_cell()
         while True:
-            i = int(self.rng.integers(self.space.N_CELLS))
+            i = self._random_cell()
             if not self._seen[i]:
                 return i
 

@@ -13,9 +13,10 @@ from collections import deque
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
+from strategies.moves import random_shifts, shift_one
 from strategies.pareto import crowding_distance, fronts, non_dominated_sort
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import N_EDGES, N_OPS, NB201Space
+from surrogate.space import SearchSpace
 
 # objective name -> (Observation attribute, maximised?)
 OBJECTIVES: dict[str, tuple[str, bool]] = {
@@ -39,6 +40,18 @@ def _check_pop(strategy: str, n: int) -> int:
     if not (isinstance(n, (int, np.integer)) and n >= 2):
         raise NasscoutError(f"{strategy}: pop_size {n!r} is invalid; accepted: an integer >= 2")
     return int(n)
+
+
+def _check_recorded(strategy: str, objectives: tuple[str, ...], context: SearchContext) -> None:
+    """One line at construction when the context says the benchmark lacks an objective (else at first tell)."""
+    if context.metrics is None:
+        return
+    missing = [o for o in objectives if o != "valid_acc" and o not in context.metrics]
+    if missing:
+        raise NasscoutError(
+            f"{strategy}: objective {missing[0]!r} is not recorded for dataset {context.dataset!r}; "
+            f"accepted here: valid_acc with any of {', '.join(context.metrics) or 'none'}"
+        )
 
 
 def nsga2_select(f: np.ndarray, n_keep: int, rng: np.random.Generator) -> np.ndarray:
@@ -91,11 +104,11 @@ class _Evolver(Strategy):
     """Shared machinery: unseen-cell bookkeeping, the offspring queue and the uniform crossover/mutation."""
 
     def __init__(
-        self, space: NB201Space, *, seed: int, context: SearchContext | None, pop_size: int
+        self, space: SearchSpace, *, seed: int, context: SearchContext | None, pop_size: int
     ):
         super().__init__(space, seed=seed, context=context)
         self.pop_size = _check_pop(self.name, pop_size)
-        self._seen = np.zeros(space.N_CELLS, dtype=bool)
+        self._seen = np.zeros(space.n_cells, dtype=bool)
         self._n_seen = 0
         self._queue: deque[int] = deque()
         self.generation = 0  # environmental selections done
@@ -107,18 +120,19 @@ class _Evolver(Strategy):
         return int(index)
 
     def _random_unseen(self) -> int:
-        if self._n_seen >= self.space.N_CELLS:
-            return int(self.rng.integers(self.space.N_CELLS))
+        if self._n_seen >= len(self.space.candidates):
+            return self._random_cell()
         while True:
-            i = int(self.rng.integers(self.space.N_CELLS))
+            i = self._random_cell()
             if not self._seen[i]:
                 return i
 
     def _unique(self, make, tries: int = 100) -> int:
-        """An unseen child from ``make()`` (an op array); a random unseen cell if ``tries`` children repeat."""
+        """An unseen child from ``make()`` (a choice vector); a random unseen cell if ``tries`` children repeat
+        or are no cell of the space (-1)."""
         for _ in range(tries):
-            child = int(self.space.indices_from_ops(make())[0])
-            if not self._seen[child]:
+            child = int(self.space.indices_from_ops(make(), strict=False)[0])
+            if child >= 0 and not self._seen[child]:
                 return child
         return self._random_unseen()
 
@@ -138,14 +152,17 @@ class _Evolver(Strategy):
         """One new child cell, bred the algorithm's way."""
 
     def _crossover(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Uniform crossover over the 6 edges: each edge's op from either parent with probability 1/2."""
-        return np.where(self.rng.random(N_EDGES) < 0.5, a, b)
+        """Uniform crossover over the positions: each position's choice from either parent with probability 1/2.
+
+        The child vector may be no cell, or name a cell already seen; ``_unique`` breeds again then."""
+        return np.where(self.rng.random(self.space.n_positions) < 0.5, a, b)
 
     def _mutate(self, ops: np.ndarray, rate: float) -> np.ndarray:
-        """Each edge, with probability ``rate``, takes one of the 4 other ops."""
-        hit = self.rng.random(N_EDGES) < rate
-        shift = self.rng.integers(1, N_OPS, size=N_EDGES)
-        return np.where(hit, (ops + shift) % N_OPS, ops)
+        """Each position, with probability ``rate``, takes one of its other choices."""
+        card = self.space.cardinalities
+        hit = self.rng.random(len(card)) < rate
+        shift = random_shifts(self.rng, card)
+        return np.where(hit, (ops + shift) % card, ops)
 
 
 class NSGA2(_Evolver):
@@ -153,8 +170,9 @@ class NSGA2(_Evolver):
 
     Per generation ``pop_size`` children are bred from the population: each parent is the winner of a binary
     tournament (lower front rank, then larger crowding distance, then a coin flip), the two parents are mixed by
-    uniform crossover over the 6 edges with probability ``crossover_prob`` (0.9, Deb et al. 2002) and each edge
-    is mutated with probability ``mutation_prob`` (1/6 = 1/number of variables, Deb et al. 2002). Children
+    uniform crossover over the positions (NB201: 6 edges) with probability ``crossover_prob`` (0.9, Deb et al.
+    2002) and each position is mutated with probability ``mutation_prob`` (default 1/number of variables, Deb
+    et al. 2002: 1/6 on NB201). Children
     already evaluated are bred again (pymoo's duplicate elimination), so no query is spent twice. Once
     ``pop_size`` children are told, parents and children are ranked together and the best ``pop_size`` survive
     (whole fronts, the last one cut by crowding distance).
@@ -177,14 +195,14 @@ class NSGA2(_Evolver):
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
         objectives: tuple[str, ...] | list[str] | str | None = None,
         pop_size: int = 20,
         crossover_prob: float = 0.9,
-        mutation_prob: float = 1 / 6,
+        mutation_prob: float | None = None,
     ):
         super().__init__(space, seed=seed, context=context, pop_size=pop_size)
         if objectives is None:
@@ -198,9 +216,12 @@ class NSGA2(_Evolver):
                 f"{self.name}: objectives {objectives!r} are invalid; accepted: two or more distinct names "
                 f"from {', '.join(OBJECTIVES)}"
             )
+        _check_recorded(self.name, objectives, self.context)
         self.objectives = objectives
         self._sign = np.array([-1.0 if OBJECTIVES[o][1] else 1.0 for o in objectives])
         self.crossover_prob = _check_prob("crossover_prob", self.name, crossover_prob)
+        if mutation_prob is None:
+            mutation_prob = 1 / space.n_positions
         self.mutation_prob = _check_prob("mutation_prob", self.name, mutation_prob)
         self._cells: list[int] = []  # every told cell ...
         self._f: list[np.ndarray] = []  # ... and its objectives, all minimised
@@ -208,9 +229,8 @@ class NSGA2(_Evolver):
         self._new: list[int] = []  # rows told since the last selection
         self._rank = np.empty(0, dtype=np.int64)
         self._crowd = np.empty(0)
-        self._pop_ops = np.empty(
-            (0, N_EDGES), dtype=np.int64
-        )  # op ids of the population, for breeding
+        # choice vectors of the population, for breeding
+        self._pop_ops = np.empty((0, space.n_positions), dtype=np.int64)
 
     # ---- objectives ---------------------------------------------------------------------------------
     def _row(self, trial: Trial, obs: Observation) -> np.ndarray:
@@ -297,7 +317,7 @@ class PNSGA3(_Evolver):
       ``(growth, params)`` (with ``protect="size"``: ``(acc200, -params)``, the variant in the released vega
       code, which protects large models directly); the k-th fronts of both sortings are merged stage by stage
       until ``pop_size`` individuals are kept, the last stage sampled at random;
-    - offspring as CARS's ``gen_offspring``: for each child, with probability 1/4 a one-edge mutation of a
+    - offspring as CARS's ``gen_offspring``: for each child, with probability 1/4 a one-choice mutation of a
       random parent, 1/4 a uniform crossover of two random parents, otherwise a new random cell; children
       already evaluated are redrawn.
 
@@ -312,7 +332,7 @@ class PNSGA3(_Evolver):
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -338,6 +358,7 @@ class PNSGA3(_Evolver):
                 f"pnsga3: protect='growth' needs two fidelities, the benchmark has {fids}; "
                 "accepted here: protect='size'"
             )
+        _check_recorded(self.name, self.objectives, self.context)
         self.short, self.long = (fids[0], fids[-1]) if len(fids) > 1 else (None, fids[-1])
         self._partial: dict[int, dict] = {}  # cell -> what is known so far
         self._pending_trials: deque[tuple[int, int]] = deque()  # (cell, fidelity) ready to ask
@@ -375,10 +396,8 @@ class PNSGA3(_Evolver):
         def make() -> np.ndarray:
             u = self.rng.random()
             if u < self.mutation_share:
-                p = self.space.ops(cells[int(self.rng.integers(len(cells)))])[0].astype(np.int64)
-                edge = int(self.rng.integers(N_EDGES))
-                p[edge] = (p[edge] + int(self.rng.integers(1, N_OPS))) % N_OPS
-                return p
+                p = self.space.ops(cells[int(self.rng.integers(len(cells)))])[0]
+                return shift_one(self.rng, p, self.space.cardinalities)
             if u < self.mutation_share + self.crossover_share:
                 a, b = self.rng.integers(len(cells), size=2)
                 return self._crossover(

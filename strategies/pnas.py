@@ -1,4 +1,5 @@
-"""PNAS-style progressive search (Liu et al., "Progressive Neural Architecture Search", ECCV 2018) on NB201.
+"""PNAS-style progressive search (Liu et al., "Progressive Neural Architecture Search", ECCV 2018) on NB201-style
+cells (NB201, TransNAS-Bench-101 micro); on other spaces its ranking loop only (see :class:`PNAS`).
 
 PNAS grows cells one *block* at a time: it trains every 1-block cell, then repeatedly expands the current beam
 by one block, ranks all children with an LSTM accuracy predictor (an ensemble of 5), trains only the top K,
@@ -44,22 +45,61 @@ import numpy as np
 from strategies.acquisition import check_int
 from strategies.base import SearchContext
 from strategies.bayesopt import ModelBasedStrategy
-from surrogate.spaces.nb201 import OPS, NB201Space
+from surrogate.space import SearchSpace
 
-# edges (arch-string positions) that each growth stage chooses: node 3 <- 0; node 1; node 2
+# NB201's stages, as growth_stages derives them: edges (arch-string positions) that each stage chooses
 STAGE_EDGES: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 2, 5))
 
 
-def expand(space: NB201Space, beam: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
-    """Every child of every beam cell with ``edges`` set to each op combination (beam-major order)."""
-    combos = np.array(list(itertools.product(range(len(OPS)), repeat=len(edges))), dtype=np.int64)
+def growth_stages(space: SearchSpace) -> tuple[tuple[int, ...], ...] | None:
+    """Positions each growth stage chooses, or None when the space has no cells to grow.
+
+    Growth needs an NB201-style cell: every position an edge named ``"src->dst"`` between numbered nodes (0 the
+    input, the largest the output) whose choices include ``"none"`` (absent), so a partial cell is a real cell.
+    Stage 1 chooses the input->output edge; stage k+1 adds node k, i.e. its input edges and its edge to the
+    output. NB201 and TransNAS-Bench-101 micro give ``((3,), (0, 4), (1, 2, 5))``.
+    """
+    edges = []
+    for p, name in enumerate(space.positions):
+        src, sep, dst = str(name).partition("->")
+        if not (sep and src.isdigit() and dst.isdigit()) or "none" not in space.choices[p]:
+            return None
+        edges.append((int(src), int(dst)))
+    if not edges:
+        return None
+    out = max(d for _, d in edges)
+    first = tuple(p for p, e in enumerate(edges) if e == (0, out))
+    if len(first) != 1:
+        return None
+    stages = [first]
+    for node in range(1, out):
+        stage = tuple(p for p, (s, d) in enumerate(edges) if d == node or (s, d) == (node, out))
+        if stage:
+            stages.append(stage)
+    if sorted(p for st in stages for p in st) != list(range(len(edges))):
+        return None  # some edge belongs to no stage: not a cell this growth rule understands
+    return tuple(stages)
+
+
+def expand(space: SearchSpace, beam: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
+    """Every child of every beam cell with ``edges`` set to each choice combination (beam-major order);
+    vectors that are no cell of the space are dropped."""
+    card = space.cardinalities
+    combos = np.array(
+        list(itertools.product(*(range(int(card[e])) for e in edges))), dtype=np.int64
+    )
     ops = np.repeat(space.ops(beam).astype(np.int64), len(combos), axis=0)
     ops[:, list(edges)] = np.tile(combos, (len(beam), 1))
-    return space.indices_from_ops(ops)
+    out = space.indices_from_ops(ops, strict=False)
+    return out[out >= 0]
 
 
 class PNAS(ModelBasedStrategy):
-    """Progressive node-by-node growth of NB201 cells with an LSTM ensemble ranking children (beam search)."""
+    """Progressive node-by-node growth of cells with an LSTM ensemble ranking children (beam search).
+
+    On spaces without NB201-style cells to grow (:func:`growth_stages` is None, e.g. NAS-Bench-Graph) there
+    are no smaller cells: the growth stages are skipped and PNAS is its ranking loop from the start (the LSTM
+    ensemble ranks mutants and random cells, the top ``batch_size`` are evaluated, refit, repeat)."""
 
     name = "pnas"
     summary = (
@@ -78,7 +118,7 @@ class PNAS(ModelBasedStrategy):
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -86,17 +126,23 @@ class PNAS(ModelBasedStrategy):
         **options: Any,
     ):
         super().__init__(space, seed=seed, context=context, **options)
-        self.beam_size = check_int("beam_size", beam_size, 1, space.N_CELLS)
-        stage1 = np.zeros((len(OPS), 6), dtype=np.int64)  # all edges none ...
-        stage1[:, STAGE_EDGES[0][0]] = np.arange(len(OPS))  # ... but the input->output edge
-        self._stage1 = [int(i) for i in space.indices_from_ops(stage1)[::-1]]
+        self.beam_size = check_int("beam_size", beam_size, 1, space.n_cells)
+        self.stages = growth_stages(space) or ()
+        self._stage1: list[int] = []
+        if self.stages:
+            edge = self.stages[0][0]
+            none = [c.index("none") for c in space.choices]
+            stage1 = np.tile(np.asarray(none, dtype=np.int64), (int(space.cardinalities[edge]), 1))
+            stage1[:, edge] = np.arange(len(stage1))  # all edges none but the input->output edge
+            cells = space.indices_from_ops(stage1, strict=False)
+            self._stage1 = [int(i) for i in cells[cells >= 0][::-1]]
         self._beam = np.asarray(self._stage1, dtype=np.int64)
-        self.stage_ = 1
+        self.stage_ = 1  # without stages, growing is False from the start
 
     @property
     def growing(self) -> bool:
         """True while cells still grow (stages 2 and 3); False once ranking the full space."""
-        return self.stage_ <= len(STAGE_EDGES)
+        return self.stage_ <= len(self.stages)
 
     def _stage1_left(self) -> bool:
         while self._stage1 and self._seen.is_seen(self._stage1[-1]):
@@ -115,11 +161,11 @@ class PNAS(ModelBasedStrategy):
         if self.growing:
             self.stage_ += 1
             if self.growing:
-                edges = STAGE_EDGES[self.stage_ - 1]
+                edges = self.stages[self.stage_ - 1]
                 cand = self._seen.unseen(expand(self.space, self._beam, edges))
                 if len(cand):
                     return cand
-                self.stage_ = len(STAGE_EDGES) + 1  # the beam has no unseen child left
+                self.stage_ = len(self.stages) + 1  # the beam has no unseen child left
         return super()._candidates()
 
     def _proposals_per_plan(self) -> int:

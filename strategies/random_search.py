@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.space import SearchSpace
 
 
 class RandomSearch(Strategy):
@@ -13,14 +13,14 @@ class RandomSearch(Strategy):
 
     NASLib samples with replacement; we do not, because a repeated cell spends a query on an answer already
     known (about 1.3 repeats per 200 queries on NB201, so the two agree within noise). Cells come from one
-    seeded permutation of the space; once it is exhausted a fresh permutation starts (only for budgets above
-    15,625 queries).
+    seeded permutation of the space's ``n_cells``; once it is exhausted a fresh permutation starts (only for
+    budgets above the size of the space, 15,625 queries on NB201).
     """
 
     name = "rs"
     summary = "random search: uniform cells without replacement (baseline)"
 
-    def __init__(self, space: NB201Space, *, seed: int, context: SearchContext | None = None):
+    def __init__(self, space: SearchSpace, *, seed: int, context: SearchContext | None = None):
         super().__init__(space, seed=seed, context=context)
         self._order = np.empty(0, dtype=np.int64)
         self._pos = 0

@@ -1,7 +1,7 @@
-"""REINFORCE with a factorised policy over the 6 edges, as the NAS-Bench-201 paper's RL baseline.
+"""REINFORCE with a factorised policy over the space's positions, as the NAS-Bench-201 paper's RL baseline.
 
-The controller is one softmax per edge over the 5 ops (logits ``(6, 5)``), exactly the NB201/NATS-Bench RL
-policy (AutoDL-Projects ``exps/NATS-algos/reinforce.py``). Its gradient has a closed form, so the policy and
+The controller is one softmax per position over that position's choices (on NB201 logits ``(6, 5)``, one per
+edge over the 5 ops), exactly the NB201/NATS-Bench RL policy (AutoDL-Projects ``exps/NATS-algos/reinforce.py``). Its gradient has a closed form, so the policy and
 its Adam optimiser are a few numpy lines: no torch import, ~20 us per ask/tell, bit-for-bit reproducible.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import N_EDGES, N_OPS, NB201Space
+from surrogate.space import SearchSpace
 
 
 class _Adam:
@@ -39,7 +39,9 @@ class Reinforce(Strategy):
 
     Defaults follow AutoDL-Projects (the NB201/NATS-Bench authors' code):
 
-    - policy: independent softmax per edge, logits initialised to ``1e-3 * N(0, 1)``;
+    - policy: independent softmax per position (NB201: per edge), logits initialised to ``1e-3 * N(0, 1)``;
+      positions with fewer choices than the widest one hold ``-inf`` logits in the unused slots, so each
+      categorical has exactly its position's cardinality;
     - optimiser: Adam, ``lr=0.01`` -- the value NATS-Bench (the benchmark's journal version) runs its topology
       search space with, after the NB201 grid search over {0.01, 0.02, 0.1, 0.2, 0.5}; the first NB201 script
       example used 0.001 (pass ``lr=0.001`` to reproduce it);
@@ -50,6 +52,10 @@ class Reinforce(Strategy):
     With several workers each trial is sampled from the policy of its ask time and its update uses the policy of
     its tell time (asynchronous REINFORCE); with one worker the two coincide. Repeated cells are allowed: the
     policy is meant to concentrate, and a repeat is a fresh noisy observation.
+
+    Spaces where a choice vector may be no cell: such a draw is rejected and the vector drawn again (the policy
+    is then the categorical product conditioned on validity); the gradient uses the vector actually drawn,
+    which may differ from the stored representative of its cell when several vectors name one cell.
     """
 
     name = "reinforce"
@@ -59,7 +65,7 @@ class Reinforce(Strategy):
 
     def __init__(
         self,
-        space: NB201Space,
+        space: SearchSpace,
         *,
         seed: int,
         context: SearchContext | None = None,
@@ -75,15 +81,22 @@ class Reinforce(Strategy):
             )
         self.lr = float(lr)
         self.ema_momentum = float(ema_momentum)
-        self.logits = 1e-3 * self.rng.standard_normal((N_EDGES, N_OPS))
+        card = np.asarray(space.cardinalities, dtype=np.int64)
+        self._card = card
+        width = int(card.max())
+        # one draw of P * width normals (NB201: the (6, 5) draw of the reference code), unused slots -inf
+        self.logits = 1e-3 * self.rng.standard_normal((len(card), width))
+        self.logits[np.arange(width)[None, :] >= card[:, None]] = -np.inf
         self._adam = _Adam(self.logits.shape, self.lr)
         self._ema_num = 0.0
         self._ema_den = 0.0
-        self._rows = np.arange(N_EDGES)
+        self._rows = np.arange(len(card))
+        self._actions: dict[int, np.ndarray] = {}  # trial_id -> the choice vector drawn for it
 
     # ---- policy -------------------------------------------------------------------------------------
     def probabilities(self) -> np.ndarray:
-        """Current policy, shape (6, 5): row e is the op distribution of edge e."""
+        """Current policy, shape (positions, widest cardinality): row p is position p's choice distribution
+        (zero beyond its cardinality)."""
         z = self.logits - self.logits.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -94,11 +107,23 @@ class Reinforce(Strategy):
 
     def ask(self) -> Trial:
         cdf = np.cumsum(self.probabilities(), axis=1)
-        u = self.rng.random(N_EDGES)[:, None]
-        ops = np.minimum((u >= cdf).sum(axis=1), N_OPS - 1)
-        return self._new_trial(int(self.space.indices_from_ops(ops)[0]))
+        for _ in range(1000):
+            u = self.rng.random(len(self._card))[:, None]
+            ops = np.minimum((u >= cdf).sum(axis=1), self._card - 1)
+            index = int(self.space.indices_from_ops(ops, strict=False)[0])
+            if index >= 0:
+                break
+        else:  # the policy has concentrated on non-cells: fall back to a uniform cell
+            index = int(self.space.sample_indices(self.rng, 1)[0])
+            ops = self.space.cell_ops[index].astype(np.int64)
+        trial = self._new_trial(index)
+        self._actions[trial.trial_id] = ops
+        return trial
 
     def tell(self, trial: Trial, obs: Observation) -> None:
+        actions = self._actions.pop(trial.trial_id, None)
+        if actions is None:  # not proposed by this instance: its cell's own choice vector
+            actions = self.space.cell_ops[trial.index].astype(np.int64)
         reward = float(obs.valid_acc)
         if not math.isfinite(reward):
             return  # nothing learnt from a missing answer
@@ -106,7 +131,6 @@ class Reinforce(Strategy):
         self._ema_num = m * self._ema_num + (1 - m) * reward
         self._ema_den = m * self._ema_den + (1 - m)
         advantage = reward - self.baseline
-        actions = self.space.ops(trial.index)[0].astype(np.int64)
         grad_logp = -self.probabilities()
         grad_logp[self._rows, actions] += 1.0
         # minimise -advantage * log p(actions)

@@ -108,7 +108,6 @@ class TabularBenchmark:
         order = {d: i for i, d in enumerate(listed or ["cifar10", "cifar100", "ImageNet16-120"])}
         self.datasets = tuple(sorted(datasets, key=lambda d: (order.get(d, len(order)), d)))
         self.fidelities = tuple(sorted(fids))
-        self._group_attrs = data.group_attrs
         if not self.datasets:
             raise NasscoutError(f"{self.path} holds no accuracies")
         n = len(self.cells)

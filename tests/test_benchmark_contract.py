@@ -130,3 +130,15 @@ def test_the_runner_drives_it_with_no_knowledge_of_its_kind(bench_ds):
     assert len(traj) == 3 and np.all(traj.column("cost_s") >= 0)
     if b.kind == "tabular":  # a table answers only its cells: strategies propose only those
         assert set(traj.column("index").tolist()) <= set(b.cells_for(ds).tolist())
+
+
+@pytest.mark.parametrize(
+    "strategy", ["rs", "rea", "evolution", "reinforce", "ls", "nsga2", "bo-gp", "bananas", "pnas"]
+)
+@pytest.mark.parametrize("kind", ["fmnist-mini", "nasbench-graph/proteins"])
+def test_every_strategy_proposes_only_cells_a_table_holds(strategy, kind, shared_data, tmp_root):
+    """A table of 200 trained cells, a dataset with fewer ops: strategies search that subset only."""
+    b, ds = _open(kind, tmp_root)
+    traj = Runner(b, dataset=ds, seed=1, budget_queries=30, observe="mean").run(strategy)
+    assert len(traj) == 30
+    assert set(traj.column("index").tolist()) <= set(b.cells_for(ds).tolist())

@@ -234,7 +234,8 @@ def test_children_are_one_edit_from_a_population_member():
 
 
 def test_neighbour_table_matches_the_space():
-    table = neighbour_table(SPACE)
+    table, counts = neighbour_table(SPACE)
+    assert (counts == 24).all()
     for i in (0, 1, 777, 15624):
         assert table[i].tolist() == SPACE.neighbour_indices(i).tolist()
 

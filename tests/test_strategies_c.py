@@ -95,7 +95,7 @@ def test_mutants_lie_at_edit_distance_one_to_max_edits():
 
 
 def test_seen_cells_filter_pending_and_isomorphic_cells():
-    seen = SeenCells()
+    seen = SeenCells(SPACE)
     codes = canonical_codes(SPACE.all_indices)
     cls = np.bincount(codes)
     members = np.flatnonzero(codes == np.argmax(cls))  # the largest isomorphism class
@@ -104,7 +104,7 @@ def test_seen_cells_filter_pending_and_isomorphic_cells():
     fresh = seen.random_unseen(np.random.default_rng(1), 300)
     assert len(fresh) == 300 and len(np.unique(codes[fresh])) == 300
     assert not np.isin(codes[fresh], codes[members[0]]).any()
-    plain = SeenCells(isomorphs=False)
+    plain = SeenCells(SPACE, isomorphs=False)
     plain.add(members[0])
     assert list(plain.unseen(members[:3])) == list(members[1:3])
 
@@ -113,7 +113,7 @@ def test_pool_falls_back_when_nearly_everything_is_seen():
     codes = canonical_codes(SPACE.all_indices)
     singletons = np.flatnonzero(np.bincount(codes)[codes] == 1)  # cells without isomorphs
     keep = singletons[[3, 300, 1000]]
-    seen = SeenCells()
+    seen = SeenCells(SPACE)
     seen.add(np.setdiff1d(SPACE.all_indices, keep))
     rng = np.random.default_rng(0)
     pool = candidate_pool(
