@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from predictors.base import Predictor
+from predictors.features import default_space
 from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.space_base import SearchSpace
 
 MAGIC = b"NASSCOUT-PREDICTOR\n"
 SCHEMA_VERSION = 1
@@ -61,7 +62,7 @@ def save_predictor(
     """Write ``model`` and ``metadata`` (JSON-serialisable) to one file, atomically; returns the header."""
     if not isinstance(model, Predictor):
         raise NasscoutError(f"cannot save {type(model).__name__}; accepted: a nasscout Predictor")
-    space = getattr(model.space, "name", None) or NB201Space.name
+    space = model._space().name
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     header = {
         "schema": "nasscout-predictor",
@@ -154,7 +155,7 @@ def _split(line: str) -> list[str]:
 
 
 def read_cells_file(
-    path: str | os.PathLike, space: NB201Space | None = None
+    path: str | os.PathLike, space: SearchSpace | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Cells (and targets, when the file has them) from a CSV/TSV/text file.
 
@@ -162,7 +163,7 @@ def read_cells_file(
     column (``valid_acc``, ``target``, ``accuracy``, ``acc`` or ``y``), or no header and one cell per line
     with an optional second field, the target. Cells are arch strings or indices; ``#`` starts a comment.
     """
-    space = space or NB201Space()
+    space = space or default_space()
     p = Path(path)
     if not p.is_file():
         raise NasscoutError(f"cells file {str(p)!r} not found")
