@@ -41,11 +41,19 @@ STRUCTURE_COLUMNS = (
 )  # the columns on NB201 (``structure_columns(space)`` in general)
 
 
-def default_space() -> SearchSpace:
-    """NB201, the space a predictor works on when the caller names none (backward compatibility)."""
-    from surrogate.space import NB201Space
+_DEFAULT: list[SearchSpace] = []
 
-    return NB201Space()
+
+def default_space() -> SearchSpace:
+    """NB201, the space a predictor works on when the caller names none (backward compatibility).
+
+    One shared object, so the tables a space builds on first use are built once per process.
+    """
+    if not _DEFAULT:
+        from surrogate.space import NB201Space
+
+        _DEFAULT.append(NB201Space())
+    return _DEFAULT[0]
 
 
 # ---- DAG cells ---------------------------------------------------------------------------------------
