@@ -36,7 +36,7 @@ from predictors.features import (
     structure_table,
 )
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 Z90 = 1.6448536269514722  # two-sided 90% normal quantile: a 90% interval is mean +- Z90 * std
 

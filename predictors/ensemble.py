@@ -21,7 +21,7 @@ import numpy as np
 
 from predictors.base import Predictor, calibrate, check_cell_features, check_number, output
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 DEFAULT_MEMBERS = ("gp", "xgb", "gin")
 

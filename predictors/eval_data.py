@@ -12,7 +12,7 @@ import numpy as np
 
 from predictors.features import default_space
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 # ---- checks -------------------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from predictors.eval_data import (
 from predictors.eval_report import format_table, json_dumps, stderr_log
 from predictors.metrics import METRICS, precision_at, score_predictions, summarise
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 DEFAULT_PREDICTORS: tuple[str, ...] = (
     "lstm",

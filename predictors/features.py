@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 _STRUCTURE: dict[str, np.ndarray | None] = {}
 # NB201's short column names (kept: reports and tests name them); other ops use their own names
@@ -50,7 +50,7 @@ def default_space() -> SearchSpace:
     One shared object, so the tables a space builds on first use are built once per process.
     """
     if not _DEFAULT:
-        from surrogate.space import NB201Space
+        from surrogate.spaces.nb201 import NB201Space
 
         _DEFAULT.append(NB201Space())
     return _DEFAULT[0]

@@ -21,7 +21,7 @@ from predictors.base import (
     held_out,
     output,
 )
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class RandomForestPredictor(SideFeatures, Predictor):

@@ -20,7 +20,7 @@ import numpy as np
 from predictors.base import check_number
 from predictors.features import cell_graph
 from predictors.torch_ensemble import TorchEnsemble, init_uniform
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class GINPredictor(TorchEnsemble):

@@ -45,7 +45,7 @@ from predictors.base import (
 )
 from predictors.features import block_starts, onehot
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 PARTS = ("hamming", "path", "side")
 

@@ -28,11 +28,10 @@ from predictors.base import Predictor
 from predictors.features import default_space
 from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 MAGIC = b"NASSCOUT-PREDICTOR\n"
 SCHEMA_VERSION = 1
-SPACES = ("nb201",)
 _LIBRARIES = ("numpy", "scipy", "sklearn", "xgboost", "torch", "pandas")
 TARGET_COLUMNS = ("valid_acc", "target", "accuracy", "acc", "y")
 CELL_COLUMNS = ("arch", "index", "cell")
@@ -108,6 +107,8 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
             f"{SCHEMA_VERSION}: refit it with `nasscout predictors fit`"
         )
     space = header.get("space")
+    from surrogate.spaces import SPACES
+
     if space not in SPACES:
         raise NasscoutError(
             f"{p} is a model for search space {space!r}; accepted: {', '.join(SPACES)}"

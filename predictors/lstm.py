@@ -32,8 +32,7 @@ from predictors.base import (
     check_number,
     init_uniform,
 )
-from surrogate.encodings import encode
-from surrogate.space import N_OPS, NB201Space
+from surrogate.spaces.nb201 import N_OPS, NB201Space, encode
 
 VOCAB = N_OPS
 

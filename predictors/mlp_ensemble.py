@@ -26,7 +26,7 @@ import numpy as np
 
 from predictors.base import check_number
 from predictors.torch_ensemble import TorchEnsemble, glorot
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class MLPEnsemblePredictor(TorchEnsemble):

@@ -21,7 +21,7 @@ import numpy as np
 
 from surrogate.atomic import atomic_path
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 NETWORK_PROXIES: tuple[str, ...] = ("synflow", "jacov")
 BATCHES: tuple[str, ...] = ("fashion-mnist", "random")
@@ -264,7 +264,7 @@ class ProxyCache:
         save_every_s: float = 20.0,
     ) -> np.ndarray:
         """Scores of ``indices`` (NaN = degenerate, or not cached when ``compute=False``)."""
-        from surrogate.isomorphism import canonical_indices
+        from surrogate.spaces.nb201 import canonical_indices
 
         idx = _SPACE.indices(indices)
         values, done, seconds = self.load_all()

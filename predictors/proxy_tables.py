@@ -12,7 +12,7 @@ import numpy as np
 
 from predictors.proxy_network import NETWORK_PROXIES, ProxyCache
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 PROXIES: tuple[str, ...] = ("params", "flops", "zen", "synflow", "jacov")
 # ---- which proxies a benchmark has -----------------------------------------------------------------------

@@ -30,7 +30,7 @@ from predictors.base import (
     member_rows,
     output,
 )
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class XGBPredictor(SideFeatures, Predictor):

@@ -68,7 +68,7 @@ from predictors.proxy_tables import (
     zen_table,
 )
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 NASLIB_FAILED = (
     -1e7

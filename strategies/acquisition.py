@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.isomorphism import canonical_codes, n_classes
-from surrogate.space import N_CELLS, N_EDGES, N_OPS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, N_EDGES, N_OPS, NB201Space, canonical_codes, n_classes
 
 ACQUISITIONS: dict[str, str] = {
     "ei": "expected improvement over the incumbent's predicted accuracy",

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from strategies.acquisition import (
 )
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, NB201Space
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, N_EDGES, N_OPS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, N_EDGES, N_OPS, NB201Space
 
 N_NEIGHBOURS = N_EDGES * (N_OPS - 1)
 _NEIGHBOURS: np.ndarray | None = None

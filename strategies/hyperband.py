@@ -23,7 +23,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 
 def bracket_sizes(n0: int, n_rungs: int, eta: float) -> list[int]:

@@ -15,7 +15,7 @@ import numpy as np
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from strategies.pareto import crowding_distance, fronts, non_dominated_sort
 from surrogate.errors import NasscoutError
-from surrogate.space import N_EDGES, N_OPS, NB201Space
+from surrogate.spaces.nb201 import N_EDGES, N_OPS, NB201Space
 
 # objective name -> (Observation attribute, maximised?)
 OBJECTIVES: dict[str, tuple[str, bool]] = {

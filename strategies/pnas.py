@@ -44,7 +44,7 @@ import numpy as np
 from strategies.acquisition import check_int
 from strategies.base import SearchContext
 from strategies.bayesopt import ModelBasedStrategy
-from surrogate.space import OPS, NB201Space
+from surrogate.spaces.nb201 import OPS, NB201Space
 
 # edges (arch-string positions) that each growth stage chooses: node 3 <- 0; node 1; node 2
 STAGE_EDGES: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 2, 5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 
 class RandomSearch(Strategy):

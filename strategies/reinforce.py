@@ -13,7 +13,7 @@ import numpy as np
 
 from strategies.base import Observation, SearchContext, Strategy, Trial
 from surrogate.errors import NasscoutError
-from surrogate.space import N_EDGES, N_OPS, NB201Space
+from surrogate.spaces.nb201 import N_EDGES, N_OPS, NB201Space
 
 
 class _Adam:

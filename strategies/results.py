@@ -21,7 +21,7 @@ from typing import Any
 from strategies.journal import JOURNAL_NAME, JournalContents, read_journal
 from surrogate.atomic import atomic_write as _atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 RESULTS_NAME = "results.csv"
 META_NAME = "meta.json"

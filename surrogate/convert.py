@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space import N_EDGES, N_OPS, OPS, Arch, ArchLike, NB201Space
+from surrogate.spaces.nb201 import N_EDGES, N_OPS, OPS, Arch, ArchLike, NB201Space
 
 NASLIB_OPS: tuple[str, ...] = (
     "skip_connect",
@@ -79,7 +79,7 @@ def naslib_to_arch(op_indices: Any) -> Arch:
 
 def arch_to_naslib(arch: ArchLike) -> tuple[int, ...]:
     """Arch, arch string or index -> NASLib op-index tuple."""
-    ops = np.asarray(_SPACE.parse(arch), dtype=np.int64)
+    ops = np.asarray(_SPACE.arch(arch), dtype=np.int64)
     return tuple(int(o) for o in _OP_TO_NASLIB[ops[_EDGE_PERM]])
 
 
@@ -140,4 +140,4 @@ def syne_tune_to_arch(config: Mapping[str, Any]) -> Arch:
 
 def arch_to_syne_tune(arch: ArchLike) -> dict[str, str]:
     """Arch, arch string or index -> Syne Tune ``nasbench201`` config."""
-    return {key: OPS[o] for key, o in zip(SYNE_TUNE_KEYS, _SPACE.parse(arch), strict=True)}
+    return {key: OPS[o] for key, o in zip(SYNE_TUNE_KEYS, _SPACE.arch(arch), strict=True)}

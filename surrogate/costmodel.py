@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, OPS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, OPS, NB201Space
 
 DATASET_CLASSES: dict[str, int] = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 DATASET_INPUT_HW: dict[str, int] = {"cifar10": 32, "cifar100": 32, "ImageNet16-120": 16}

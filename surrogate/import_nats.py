@@ -44,7 +44,7 @@ import numpy as np
 
 from surrogate.benchmark import resolve_dataset
 from surrogate.errors import DataError, NasscoutError
-from surrogate.space import N_CELLS, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, NB201Space
 
 HPS = ("12", "200")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")

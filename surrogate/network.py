@@ -27,7 +27,7 @@ from torch import nn
 
 from surrogate.costmodel import DATASET_CLASSES, DATASET_INPUT_HW
 from surrogate.errors import NasscoutError
-from surrogate.space import EDGES, OPS, NB201Space
+from surrogate.spaces.nb201 import EDGES, OPS, NB201Space
 
 _SPACE = NB201Space()
 _NONE, _SKIP, _CONV1, _CONV3, _POOL = range(len(OPS))
@@ -129,7 +129,7 @@ class NB201Network(nn.Module):
             _positive_int(k, v)
             for k, v in (("C", C), ("N", N), ("n_classes", n_classes), ("in_channels", in_channels))
         )
-        self.arch = _SPACE.parse(arch)
+        self.arch = _SPACE.arch(arch)
         self.config = {"C": C, "N": N, "n_classes": n_classes, "in_channels": in_channels, "bn": bn}
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), _norm(C, bn))
         layers: list[nn.Module] = []

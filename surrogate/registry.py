@@ -1,8 +1,10 @@
-"""Benchmarks by name: ``nb201`` (built on first use and cached) or the path of any nasscout HDF5 file."""
+"""Benchmarks by name: ``nb201``, ``transnas-micro``, ``nasbench-graph`` (built on first use and cached) or
+the path of any nasscout HDF5 file."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from surrogate.errors import DataError, NasscoutError
@@ -11,6 +13,8 @@ from surrogate.tabular import TabularBenchmark
 
 BENCHMARKS = {
     "nb201": "NAS-Bench-201: 15,625 cells x cifar10, cifar100, ImageNet16-120; 12 and 200 epochs",
+    "transnas-micro": "TransNAS-Bench-101 micro: 4,096 cells x 7 tasks; validation metric + Zen score",
+    "nasbench-graph": "NAS-Bench-Graph: 26,206 GNNs x 9 graph datasets; valid/test accuracy, latency",
     "nats-tss": "NATS-Bench topology archive with per-epoch curves (`nasscout data import nats-tss PATH`)",
 }
 _OPEN: dict[str, TabularBenchmark] = {}
@@ -20,29 +24,53 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
-def open_nb201(*, rebuild: bool = False) -> TabularBenchmark:
-    """The NB201 table from the cache, built first when missing and rebuilt when corrupt."""
-    from surrogate.build_nb201 import build_nb201
+def builder(name: str) -> Callable[..., Path]:
+    """The function that builds a registry benchmark from its public sources (imported lazily)."""
+    if name == "nb201":
+        from surrogate.build_nb201 import build_nb201
 
-    path = benchmark_cache("nb201")
-    hint = "rebuild it with `nasscout data build nb201`"
+        return build_nb201
+    if name == "transnas-micro":
+        from surrogate.build_transnas import build_transnas
+
+        return build_transnas
+    if name == "nasbench-graph":
+        from surrogate.build_nbgraph import build_nbgraph
+
+        return build_nbgraph
+    raise NasscoutError(f"unknown benchmark {name!r}; accepted: {', '.join(BUILT)}")
+
+
+BUILT = ("nb201", "transnas-micro", "nasbench-graph")  # built from public sources on first use
+
+
+def open_built(name: str, *, rebuild: bool = False) -> TabularBenchmark:
+    """A built-in table from the cache, built first when missing and rebuilt when corrupt."""
+    build = builder(name)
+    path = benchmark_cache(name)
+    hint = f"rebuild it with `nasscout data build {name}`"
     if rebuild or not path.exists():
-        _log(f"nasscout: building the NB201 benchmark into {path} (once, a few seconds)")
-        build_nb201(path)
+        _log(f"nasscout: building the {name} benchmark into {path} (once, a few seconds)")
+        build(path)
     try:
         return TabularBenchmark.open(path, rebuild_hint=hint)
     except DataError as exc:
         _log(f"nasscout: {exc}; rebuilding it now")
-        build_nb201(path)
+        build(path)
         return TabularBenchmark.open(path, rebuild_hint=hint)
+
+
+def open_nb201(*, rebuild: bool = False) -> TabularBenchmark:
+    """The NB201 table from the cache, built first when missing and rebuilt when corrupt."""
+    return open_built("nb201", rebuild=rebuild)
 
 
 def load_benchmark(name: str) -> TabularBenchmark:
     """A benchmark by registry name or file path (opened once per process)."""
     if name in _OPEN:
         return _OPEN[name]
-    if name == "nb201":
-        bench = open_nb201()
+    if name in BUILT:
+        bench = open_built(name)
     elif name.startswith("train:"):  # real training (torch imported only when a cell is trained)
         from surrogate.training.benchmark import open_training_benchmark
 
@@ -56,7 +84,7 @@ def load_benchmark(name: str) -> TabularBenchmark:
             benchmark_cache(name), rebuild_hint=f"re-import it (`nasscout data import {name} PATH`)"
         )
     else:
-        accepted = ", ".join(n for n in BENCHMARKS if n == "nb201" or benchmark_cache(n).exists())
+        accepted = ", ".join(n for n in BENCHMARKS if n in BUILT or benchmark_cache(n).exists())
         raise NasscoutError(
             f"unknown benchmark {name!r}; accepted: {accepted}, or a path to a .h5 file"
         )

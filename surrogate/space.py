@@ -1,275 +1,331 @@
-"""The NAS-Bench-201 cell space: 4 nodes, 6 edges, 5 ops, 15,625 cells.
+"""The SearchSpace contract: what every search space answers, over integer cell indices.
 
-Cells have three interchangeable identities: the arch string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, the
-official NB201/NATS index 0..15,624 (a fixed permutation chosen by the benchmark's authors, shipped in
-``data/nb201_order.npy``), and the op code, the arch string's ops read as a base-5 number (edge 0 most
-significant). Hot paths (benchmarks, strategies, encoders) work on numpy arrays of indices; ``Arch`` is the
-readable, hashable form for people and dictionaries.
+A leaf module (numpy and ``surrogate.errors`` only), so every layer can import it without cycles.
+
+Every space nasscout knows is a set of *cells* ``0..n_cells-1`` (in the benchmark's official order), each a
+fixed-length vector of categorical choices: NB201 and TransNAS-Bench-101 micro choose an op on each of 6 edges,
+NAS-Bench-Graph a link pattern and 4 layer ops. A subclass gives the choice names, the choice vector of every
+cell (``cell_ops``) and, for spaces where several choice vectors mean the same network, a table mapping *any*
+choice vector (its mixed-radix code) to the index of the cell that represents it. Everything else (sampling,
+mutation, neighbours, edit distance, one-hot/token encodings, validation) is generic and vectorised here, so a
+strategy or predictor written against this class runs on every space.
+
+Strings: each space has its own documented arch string (``parse``/``format``); an integer index, or its
+decimal ASCII spelling, is accepted everywhere an arch is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import cached_property
-from importlib import resources
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
 
-OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-# (source node, target node) of each edge, in arch-string order.
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-N_EDGES = len(EDGES)
-N_OPS = len(OPS)
-N_CELLS = N_OPS**N_EDGES
-_POW = N_OPS ** np.arange(N_EDGES - 1, -1, -1)  # base-5 place values, edge 0 most significant
-_OP_ID = {name: i for i, name in enumerate(OPS)}
+MAX_SHOWN = 80  # characters of a bad input echoed back in an error
+# what a user may mean as a number: a sign, then any (also non-ASCII) digit or a dot; arch strings of every
+# space start otherwise, so such text is answered with the index rule instead of an arch-string error
+_NUMBER_LIKE = re.compile(r"[+-]?[\d.]", re.UNICODE)
 
 
-class Arch(tuple):
-    """One cell: a tuple of 6 op ids (positions in ``OPS``) in arch-string edge order."""
+def shared(fn: Callable[[Any], Any]) -> property:
+    """A lazily built table shared by every instance of a space class (a space's tables depend on its
+    class only, and modules create their own instances freely)."""
+    key = fn.__name__
 
-    __slots__ = ()
+    def get(self: Any) -> Any:
+        cache = type(self).__dict__.get("_shared_tables")
+        if cache is None:
+            cache = {}
+            type.__setattr__(type(self), "_shared_tables", cache)
+        if key not in cache:
+            cache[key] = fn(self)
+        return cache[key]
 
-    def __new__(cls, ops: Iterable[int]) -> Arch:
-        return tuple.__new__(cls, ops)
-
-    @property
-    def code(self) -> int:
-        c = 0
-        for o in self:
-            c = c * N_OPS + o
-        return c
-
-    @property
-    def index(self) -> int:
-        return int(_order().code_to_index[self.code])
-
-    def __str__(self) -> str:
-        o = [OPS[i] for i in self]
-        return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
-
-    def __repr__(self) -> str:
-        return f"Arch('{self}')"
+    get.__doc__ = fn.__doc__
+    return property(get)
 
 
-ArchLike = Arch | str | int | np.integer
+def shorten(text: Any, limit: int = MAX_SHOWN) -> str:
+    """``repr`` of a user's input, cut to ``limit`` characters (a 100 KB bad string is not echoed whole)."""
+    r = repr(text)
+    return r if len(r) <= limit else f"{r[: limit - 20]}...{r[-12:]} ({len(str(text)):,} chars)"
 
 
-class _Order:
-    """The official index permutation, loaded once (31 KB)."""
+class SearchSpace:
+    """Base class of every search space; subclasses set the class attributes and implement the string form.
 
-    def __init__(self) -> None:
-        with resources.files("surrogate").joinpath("data/nb201_order.npy").open("rb") as fh:
-            codes = np.load(fh).astype(np.int64)
-        if codes.shape != (N_CELLS,) or len(np.unique(codes)) != N_CELLS:
-            raise RuntimeError("surrogate/data/nb201_order.npy is damaged; reinstall nasscout")
-        self.index_to_code = codes
-        self.code_to_index = np.empty(N_CELLS, dtype=np.int64)
-        self.code_to_index[codes] = np.arange(N_CELLS)
-        # op ids per index, shape (15625, 6): the vectorised view everything else builds on
-        self.ops = (codes[:, None] // _POW[None, :]) % N_OPS
-        self.ops = self.ops.astype(np.int8)
+    Subclass duties:
+    - ``name``, ``positions`` (a name per choice position), ``choices`` (the names of each position's
+      choices), ``arch_format`` (one line documenting the arch string);
+    - ``_cell_ops()``: (n_cells, P) integer choice ids of every cell, in official index order;
+    - ``_raw_index()``: optional, (prod(cardinalities),) int64 mapping every choice vector's code to the
+      index of the cell that represents it (-1: not a cell). Default: ``cell_ops`` is the whole product
+      space in some order, so the table is its inverse;
+    - ``_parse_string(text) -> int`` (strict, one-line ``NasscoutError`` naming what is accepted) and
+      ``_format(index) -> str``;
+    - optionally ``_class_ids()`` (isomorphism classes; default: every cell its own class) and more
+      encodings in ``_encoders()``.
+    """
 
+    name: ClassVar[str] = "space"
+    positions: ClassVar[tuple[str, ...]] = ()
+    choices: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    arch_format: ClassVar[str] = ""
 
-_ORDER: _Order | None = None
-
-
-def _order() -> _Order:
-    global _ORDER
-    if _ORDER is None:
-        _ORDER = _Order()
-    return _ORDER
-
-
-def _parse_string(text: str) -> Arch:
-    """Parse ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` strictly; errors say what is wrong and what is accepted."""
-    shape = "expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'"
-    if text == "":
-        raise NasscoutError(f"empty architecture; {shape} or an index 0..{N_CELLS - 1}")
-    if any(ch.isspace() for ch in text):
-        raise NasscoutError(f"architecture {text!r} contains whitespace; {shape}")
-    if not (text.startswith("|") and text.endswith("|")):
-        raise NasscoutError(f"architecture {text!r} must start and end with '|'; {shape}")
-    nodes = text.split("+")
-    if len(nodes) != 3:
-        raise NasscoutError(
-            f"architecture {text!r} has {len(nodes)} nodes separated by '+', expected 3; {shape}"
-        )
-    ops: list[int] = []
-    for node, part in enumerate(nodes, start=1):
-        if len(part) < 2 or not (part.startswith("|") and part.endswith("|")):
-            raise NasscoutError(
-                f"architecture {text!r}: node {node} {part!r} is not '|...|'; {shape}"
-            )
-        edges = part[1:-1].split("|")
-        if len(edges) != node:
-            raise NasscoutError(
-                f"architecture {text!r}: node {node} has {len(edges)} input edges, expected {node}; {shape}"
-            )
-        for src, edge in enumerate(edges):
-            name, sep, idx = edge.partition("~")
-            if not sep:
-                raise NasscoutError(f"architecture {text!r}: edge {edge!r} lacks '~'; {shape}")
-            if name not in _OP_ID:
-                raise NasscoutError(
-                    f"architecture {text!r}: unknown op {name!r}; accepted ops: {', '.join(OPS)}"
-                )
-            if idx != str(src):
-                raise NasscoutError(
-                    f"architecture {text!r}: edge {edge!r} into node {node} must come from node {src}, "
-                    f"not {idx!r}; {shape}"
-                )
-            ops.append(_OP_ID[name])
-    return Arch(ops)
-
-
-def _check_index(i: int) -> int:
-    if not 0 <= i < N_CELLS:
-        raise NasscoutError(f"architecture index {i} out of range; accepted 0..{N_CELLS - 1}")
-    return i
-
-
-class NB201Space(SearchSpace):
-    """NAS-Bench-201 topology search space (also NATS-Bench 'tss')."""
-
-    name = "nb201"
-    positions = tuple(f"{s}->{d}" for s, d in EDGES)
-    choices = (OPS,) * N_EDGES
-    arch_format = "an arch string '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|' with ops " + ", ".join(OPS)
-    OPS = OPS
-    EDGES = EDGES
-    N_CELLS = N_CELLS
-    N_EDGES = N_EDGES
-    N_OPS = N_OPS
-
-    # ---- SearchSpace hooks ----------------------------------------------------------------------------
+    # ---- subclass hooks ------------------------------------------------------------------------------
     def _cell_ops(self) -> np.ndarray:
-        return _order().ops
+        raise NotImplementedError
 
     def _raw_index(self) -> np.ndarray:
-        return _order().code_to_index
+        ops = self.cell_ops.astype(np.int64)
+        table = np.full(int(np.prod(self.cardinalities)), -1, dtype=np.int64)
+        table[ops @ self._place] = np.arange(len(ops))
+        return table
 
     def _parse_string(self, text: str) -> int:
-        return _parse_string(text).index
+        raise NotImplementedError
 
     def _format(self, index: int) -> str:
-        return str(self.from_index(index))
+        raise NotImplementedError
 
     def _class_ids(self) -> np.ndarray:
-        from surrogate.isomorphism import canonical_codes
+        return np.arange(self.n_cells, dtype=np.int64)
 
-        return canonical_codes(self.all_indices)
+    def _encoders(self) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+        return {"onehot": self._onehot, "tokens": lambda ops: ops.astype(np.int64)}
 
-    def _encoders(self):
-        from surrogate.encodings import _BUILDERS
+    # ---- tables (built once per space object) -----------------------------------------------------------
+    @shared
+    def cell_ops(self) -> np.ndarray:
+        ops = np.asarray(self._cell_ops())
+        ops.setflags(write=False)
+        return ops
 
-        return dict(_BUILDERS)
+    @shared
+    def cardinalities(self) -> np.ndarray:
+        return np.array([len(c) for c in self.choices], dtype=np.int64)
 
-    # ---- identity -------------------------------------------------------------------------
-    def parse(self, arch: ArchLike) -> Arch:
-        """An arch string, an index (int or decimal string), or an Arch -> Arch."""
-        if isinstance(arch, Arch):
-            return arch
-        if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
-            return self.from_index(int(arch))
-        if isinstance(arch, str):
-            if arch.lstrip("-").isdigit():
-                return self.from_index(int(arch))
-            return _parse_string(arch)
-        if isinstance(arch, (tuple, list)) and len(arch) == N_EDGES:
-            if all(isinstance(o, (int, np.integer)) and 0 <= o < N_OPS for o in arch):
-                return Arch(int(o) for o in arch)
-        raise NasscoutError(
-            f"cannot read architecture {arch!r}; accepted: an arch string, an index 0..{N_CELLS - 1}, "
-            f"or 6 op ids 0..{N_OPS - 1}"
+    @shared
+    def _place(self) -> np.ndarray:
+        """Mixed-radix place values, position 0 most significant."""
+        card = self.cardinalities
+        return np.concatenate([np.cumprod(card[::-1])[::-1][1:], [1]]).astype(np.int64)
+
+    @shared
+    def raw_index(self) -> np.ndarray:
+        return self._raw_index()
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cell_ops)
+
+    @property
+    def N_CELLS(self) -> int:  # noqa: N802
+        """Alias of ``n_cells`` for callers written against ``NB201Space.N_CELLS`` (prefer ``n_cells``)."""
+        return self.n_cells
+
+    @property
+    def n_positions(self) -> int:
+        return len(self.positions)
+
+    @shared
+    def all_indices(self) -> np.ndarray:
+        out = np.arange(self.n_cells, dtype=np.int64)
+        out.setflags(write=False)
+        return out
+
+    @shared
+    def class_ids(self) -> np.ndarray:
+        """Isomorphism class id per cell, ids ordered by their smallest member."""
+        ids = np.asarray(self._class_ids(), dtype=np.int64)
+        _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        order = np.argsort(np.argsort(first))  # relabel classes by their smallest member
+        return order[inverse]
+
+    @shared
+    def _class_reps(self) -> np.ndarray:
+        reps = np.full(self.n_classes, -1, dtype=np.int64)
+        # reversed assignment leaves the smallest index of each class
+        reps[self.class_ids[::-1]] = self.all_indices[::-1]
+        return reps
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.class_ids.max()) + 1 if self.n_cells else 0
+
+    # ---- identity ---------------------------------------------------------------------------------------
+    def _range_error(self, value: Any) -> NasscoutError:
+        return NasscoutError(
+            f"architecture index {shorten(value)} out of range; accepted 0..{self.n_cells - 1} "
+            f"({self.name})"
         )
 
-    def format(self, arch: ArchLike) -> str:
-        return str(self.parse(arch))
-
-    def from_index(self, index: int) -> Arch:
-        return Arch(int(o) for o in _order().ops[_check_index(int(index))])
-
-    def index(self, arch: ArchLike) -> int:
+    def index(self, arch: Any) -> int:
+        """One cell: an index, its decimal ASCII string, or the space's arch string -> index."""
         if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
-            return _check_index(int(arch))
-        return self.parse(arch).index
+            i = int(arch)
+            if not 0 <= i < self.n_cells:
+                raise self._range_error(i)
+            return i
+        if isinstance(arch, str):
+            text = arch
+            if not text:
+                raise NasscoutError(
+                    f"empty architecture; accepted for {self.name}: an index 0..{self.n_cells - 1} "
+                    f"or {self.arch_format}"
+                )
+            digits = text[1:] if text[:1] == "-" else text
+            if digits and digits.isascii() and digits.isdigit():
+                return self.index(int(text))
+            if _NUMBER_LIKE.match(text):
+                raise NasscoutError(
+                    f"cannot read architecture {shorten(text)} for {self.name}; accepted: an index "
+                    f"0..{self.n_cells - 1} written with the ASCII digits 0-9, or {self.arch_format}"
+                )
+            return self._parse_string(text)
+        raise NasscoutError(
+            f"cannot read architecture {shorten(arch)} for {self.name}; accepted: an index "
+            f"0..{self.n_cells - 1} or {self.arch_format}"
+        )
 
-    def code_of(self, arch: ArchLike) -> int:
-        return self.parse(arch).code
+    def parse(self, arch: Any) -> int:
+        """Alias of :meth:`index` (DESIGN's name): arch string or index -> index."""
+        return self.index(arch)
+
+    def format(self, index: Any) -> str:
+        return self._format(self.index(index))
 
     def indices(self, archs: Any) -> np.ndarray:
-        """Any collection of cells (index array, Archs, strings, ints) -> int64 index array (validated)."""
+        """Any collection of cells (index array, ints, strings) -> validated int64 index array."""
         if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
             idx = archs.astype(np.int64, copy=False).reshape(-1)
-            if idx.size and (idx.min() < 0 or idx.max() >= N_CELLS):
-                bad = idx[(idx < 0) | (idx >= N_CELLS)][0]
-                _check_index(int(bad))
+            if idx.size and (idx.min() < 0 or idx.max() >= self.n_cells):
+                raise self._range_error(int(idx[(idx < 0) | (idx >= self.n_cells)][0]))
             return idx
-        if isinstance(archs, (str, Arch, int, np.integer)):
+        if isinstance(archs, (str, int, np.integer)):
             archs = [archs]
         return np.fromiter((self.index(a) for a in archs), dtype=np.int64)
 
     def ops(self, archs: Any) -> np.ndarray:
-        """Op ids, shape (n, 6) int8, for many cells at once."""
-        return _order().ops[self.indices(archs)]
+        """Choice ids, shape (n, n_positions), for many cells at once."""
+        return self.cell_ops[self.indices(archs)]
 
-    def indices_from_ops(self, ops: np.ndarray) -> np.ndarray:
-        """Inverse of :meth:`ops`, vectorised: (n, 6) op ids -> (n,) indices."""
-        ops = np.asarray(ops, dtype=np.int64).reshape(-1, N_EDGES)
-        return _order().code_to_index[ops @ _POW]
+    def indices_from_ops(self, ops: np.ndarray, *, strict: bool = True) -> np.ndarray:
+        """Inverse of :meth:`ops`, vectorised; any choice vector maps to the cell that represents it.
 
-    @cached_property
-    def all_indices(self) -> np.ndarray:
-        return np.arange(N_CELLS, dtype=np.int64)
+        A vector that is no cell of the space raises (``strict``) or gives -1.
+        """
+        ops = np.asarray(ops, dtype=np.int64).reshape(-1, self.n_positions)
+        if ops.size and (ops.min() < 0 or np.any(ops >= self.cardinalities)):
+            raise NasscoutError(f"choice ids out of range for {self.name}: {shorten(ops.tolist())}")
+        out = self.raw_index[ops @ self._place]
+        if strict and out.size and out.min() < 0:
+            bad = ops[np.argmin(out)]
+            names = [self.choices[p][c] for p, c in enumerate(bad)]
+            raise NasscoutError(f"{names} is not a cell of {self.name}")
+        return out
 
-    # ---- sampling and moves -----------------------------------------------------------------
-    def sample(self, rng: np.random.Generator, n: int = 1) -> list[Arch]:
-        return [self.from_index(i) for i in self.sample_indices(rng, n)]
-
+    # ---- sampling and moves -------------------------------------------------------------------------------
     def sample_indices(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
-        """Uniform cells (with replacement), as an index array."""
-        return rng.integers(0, N_CELLS, size=n, dtype=np.int64)
+        """Uniform cells (with replacement)."""
+        return rng.integers(0, self.n_cells, size=n, dtype=np.int64)
 
-    def mutate(self, arch: ArchLike, rng: np.random.Generator) -> Arch:
-        """One random edge set to a different op (a uniform neighbour)."""
-        a = list(self.parse(arch))
-        edge = int(rng.integers(N_EDGES))
-        a[edge] = (a[edge] + 1 + int(rng.integers(N_OPS - 1))) % N_OPS
-        return Arch(a)
-
-    def neighbours(self, arch: ArchLike) -> list[Arch]:
-        """All 24 cells at edit distance 1 (edge-major order)."""
-        return [self.from_index(i) for i in self.neighbour_indices(self.index(arch))]
+    def mutate_index(self, index: int, rng: np.random.Generator) -> int:
+        """One random position set to another choice, landing on a different cell (a uniform move)."""
+        index = self.index(index)
+        ops = self.cell_ops[index].astype(np.int64)
+        for _ in range(100):
+            pos = int(rng.integers(self.n_positions))
+            card = int(self.cardinalities[pos])
+            new = ops.copy()
+            new[pos] = (ops[pos] + 1 + int(rng.integers(card - 1))) % card
+            j = int(self.raw_index[new @ self._place])
+            if j >= 0 and j != index:
+                return j
+        nb = self.neighbour_indices(index)
+        if len(nb) == 0:
+            raise NasscoutError(f"cell {index} of {self.name} has no neighbour to mutate to")
+        return int(nb[rng.integers(len(nb))])
 
     def neighbour_indices(self, index: int) -> np.ndarray:
-        ops = _order().ops[index].astype(np.int64)
-        cand = np.repeat(ops[None, :], N_EDGES * (N_OPS - 1), axis=0)
-        rows = np.arange(len(cand))
-        edges = rows // (N_OPS - 1)
-        shift = rows % (N_OPS - 1) + 1
-        cand[rows, edges] = (ops[edges] + shift) % N_OPS
-        return self.indices_from_ops(cand)
+        """Every other cell one choice away (position-major order, duplicates and non-cells dropped)."""
+        index = self.index(index)
+        ops = self.cell_ops[index].astype(np.int64)
+        card = self.cardinalities
+        pos = np.repeat(np.arange(self.n_positions), card - 1)
+        start = np.concatenate([[0], np.cumsum(card - 1)[:-1]])
+        shift = np.arange(len(pos)) - np.repeat(start, card - 1) + 1
+        cand = np.repeat(ops[None, :], len(pos), axis=0)
+        cand[np.arange(len(pos)), pos] = (ops[pos] + shift) % card[pos]
+        idx = self.raw_index[cand @ self._place]
+        idx = idx[(idx >= 0) & (idx != index)]
+        _, first = np.unique(idx, return_index=True)
+        return idx[np.sort(first)]
 
-    def edit_distance(self, a: ArchLike, b: ArchLike) -> int:
-        return int(np.sum(np.asarray(self.parse(a)) != np.asarray(self.parse(b))))
+    def edit_distance(self, a: Any, b: Any) -> int:
+        """Number of positions whose choice differs (between the cells' representative vectors)."""
+        return int(np.sum(self.cell_ops[self.index(a)] != self.cell_ops[self.index(b)]))
 
-    def __repr__(self) -> str:
-        return "NB201Space()"
+    def edit_distances(self, index: int, others: Any) -> np.ndarray:
+        """Vectorised :meth:`edit_distance` from one cell to many."""
+        return np.sum(self.ops(others) != self.cell_ops[self.index(index)], axis=1)
 
-    # ---- delegations to surrogate.isomorphism / surrogate.encodings (imported lazily: they import us) --
-    def canonical(self, arch: ArchLike) -> Arch:
-        """Representative (smallest index) of the cell's isomorphism class; 6,466 classes."""
-        from surrogate.isomorphism import canonical_index
+    # ---- isomorphism ----------------------------------------------------------------------------------------
+    def canonical_indices(self, archs: Any) -> np.ndarray:
+        """Representative (smallest index) of each cell's isomorphism class."""
+        return self._class_reps[self.class_ids[self.indices(archs)]]
 
-        return self.from_index(canonical_index(self.index(arch)))
+    def canonical_index(self, arch: Any) -> int:
+        return int(self.canonical_indices(self.index(arch))[0])
+
+    # ---- encodings for predictors ------------------------------------------------------------------------------
+    @property
+    def encodings(self) -> tuple[str, ...]:
+        return tuple(self._encoders())
+
+    @shared
+    def _encoding_tables(self) -> dict[str, np.ndarray]:
+        return {}
 
     def encode(self, archs: Any, kind: str = "onehot") -> np.ndarray:
-        """Predictor encoding of many cells; kinds, shapes and dtypes in ``surrogate.encodings``."""
-        from surrogate.encodings import encode
+        """Predictor encoding of many cells (a table over all cells, built on first use, then gathered)."""
+        builders = self._encoders()
+        if kind not in builders:
+            raise NasscoutError(
+                f"unknown encoding {kind!r} for {self.name}; accepted: {', '.join(builders)}"
+            )
+        table = self._encoding_tables.get(kind)
+        if table is None:
+            table = self._encoding_tables[kind] = builders[kind](self.cell_ops.astype(np.int64))
+        return table[self.indices(archs)]
 
-        return encode(self.indices(archs), kind)
+    def _onehot(self, ops: np.ndarray) -> np.ndarray:
+        """(n, sum(cardinalities)) float32: a one-hot block per position, positions concatenated."""
+        offsets = np.concatenate([[0], np.cumsum(self.cardinalities)[:-1]])
+        out = np.zeros((len(ops), int(self.cardinalities.sum())), dtype=np.float32)
+        np.put_along_axis(out, ops + offsets[None, :], 1.0, axis=1)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for ``bench info`` and meta.json."""
+        return {
+            "space": self.name,
+            "cells": self.n_cells,
+            "classes": self.n_classes,
+            "positions": list(self.positions),
+            "choices": [list(c) for c in self.choices],
+            "arch_format": self.arch_format,
+            "encodings": list(self.encodings),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self)
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

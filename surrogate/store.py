@@ -5,7 +5,10 @@ Layout (schema version 1)::
     /                       attrs: schema, schema_version, space, name, description, created_utc,
                                    nasscout_version, sources (JSON {field: where it came from}),
                                    checksum (sha256 over every array, in sorted path order)
-    /cells                  int64 [n]          NB201 indices held, sorted ascending
+    /cells                  int64 [n]          cell indices held (of the file's ``space``), sorted ascending
+    /<dataset>/cells        int64 [m]          optional: the subset of /cells this dataset holds (sorted);
+                                               every array under /<dataset>/ then has m rows, in this order
+    /<dataset>              attrs: optional metric (a human name), higher_is_better (bool)
     /<dataset>/fid_<E>/valid_acc      float32 [n, S]     percent; NaN where a seed is missing
     /<dataset>/fid_<E>/test_acc       float32 [n, S]     optional
     /<dataset>/fid_<E>/train_time_s   float32 [n, S]     seconds for the whole E-epoch schedule
@@ -71,6 +74,7 @@ def write_store(
     sources: Mapping[str, str] | None = None,
     group_attrs: Mapping[str, Mapping[str, Any]] | None = None,
     space: str = "nb201",
+    attrs: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a complete benchmark file atomically. ``arrays`` maps HDF5 paths ('cells', 'cifar10/fid_200/valid_acc')."""
     path = Path(path)
@@ -78,19 +82,26 @@ def write_store(
         raise ValueError("a benchmark store needs a 'cells' array")
     arrays = {k.strip("/"): np.asarray(v) for k, v in arrays.items()}
     n = len(arrays["cells"])
+    subset = {
+        k.split("/")[0]: len(a)
+        for k, a in arrays.items()
+        if k.count("/") == 1 and k.endswith("/cells")
+    }
     for key, a in arrays.items():
-        if key != "cells" and (a.ndim == 0 or a.shape[0] != n):
+        rows = subset.get(key.split("/")[0], n) if key != "cells" else n
+        if key != "cells" and (a.ndim == 0 or a.shape[0] != rows):
             raise ValueError(
-                f"array {key!r} has shape {a.shape}; its first axis must be {n} (cells)"
+                f"array {key!r} has shape {a.shape}; its first axis must be {rows} (cells)"
             )
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, a in arrays.items():
                 f.create_dataset(key, data=a)
-            for group, attrs in (group_attrs or {}).items():
+            for group, values in (group_attrs or {}).items():
                 g = f.require_group(group)
-                for k, v in attrs.items():
+                for k, v in values.items():
                     g.attrs[k] = v
+            f.attrs.update(dict(attrs or {}))
             f.attrs.update(
                 schema=SCHEMA,
                 schema_version=SCHEMA_VERSION,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 
 from surrogate.benchmark import Records, SeedSpec, resolve_dataset
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.space import SearchSpace
+from surrogate.spaces import get_space
 from surrogate.store import StoreData, read_store
 
 METRICS = ("valid_acc", "test_acc", "train_time_s", "params_m", "latency_s", "flops_m")
@@ -54,20 +56,32 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
 class TabularBenchmark:
     """A benchmark answered from a nasscout HDF5 file (NB201 tables, NATS imports, our own full runs)."""
 
-    def __init__(self, data: StoreData, *, space: NB201Space | None = None):
-        self.space = space or NB201Space()
+    def __init__(self, data: StoreData, *, space: SearchSpace | None = None):
+        # the file names its space (files written before there were several spaces are NB201)
+        self.space = space or get_space(str(data.attrs.get("space", "nb201")))
         self.path = data.path
         self.name = str(data.attrs.get("name", data.path.stem))
         self.description = str(data.attrs.get("description", ""))
         self.sources = data.sources
         self.attrs = data.attrs
+        self._group_attrs = data.group_attrs
         arrays = data.arrays
         self.cells = arrays["cells"].astype(np.int64)
-        self._pos = np.full(self.space.N_CELLS, -1, dtype=np.int64)
+        n_space = self.space.n_cells
+        self._pos = np.full(n_space, -1, dtype=np.int64)
         self._pos[self.cells] = np.arange(len(self.cells))
-        self._dense = len(self.cells) == self.space.N_CELLS and bool(
-            np.array_equal(self.cells, np.arange(self.space.N_CELLS))
+        self._dense = len(self.cells) == n_space and bool(
+            np.array_equal(self.cells, np.arange(n_space))
         )
+        # a dataset may hold a subset of the cells (``/<dataset>/cells``; rows follow that array)
+        self._ds_cells: dict[str, np.ndarray] = {}
+        self._ds_pos: dict[str, np.ndarray] = {}
+        for key, a in arrays.items():
+            if key.count("/") == 1 and key.endswith("/cells"):
+                ds = key.split("/")[0]
+                self._ds_cells[ds] = a.astype(np.int64)
+                self._ds_pos[ds] = np.full(n_space, -1, dtype=np.int64)
+                self._ds_pos[ds][self._ds_cells[ds]] = np.arange(len(a))
         self._fid: dict[tuple[str, int], _Fidelity] = {}
         self._static: dict[str, dict[str, np.ndarray]] = {}
         self._extra: dict[str, dict[str, np.ndarray]] = {}
@@ -85,8 +99,9 @@ class TabularBenchmark:
             elif len(parts) == 3 and parts[1] in ("static", "extra"):
                 target = self._static if parts[1] == "static" else self._extra
                 target.setdefault(parts[0], {})[parts[2]] = arrays[key].astype(np.float64)
-        order = {"cifar10": 0, "cifar100": 1, "ImageNet16-120": 2}
-        self.datasets = tuple(sorted(datasets, key=lambda d: (order.get(d, 9), d)))
+        listed = json.loads(str(data.attrs.get("dataset_order", "[]")))  # the source's own order
+        order = {d: i for i, d in enumerate(listed or ["cifar10", "cifar100", "ImageNet16-120"])}
+        self.datasets = tuple(sorted(datasets, key=lambda d: (order.get(d, len(order)), d)))
         self.fidelities = tuple(sorted(fids))
         if not self.datasets:
             raise NasscoutError(f"{self.path} holds no accuracies")
@@ -121,9 +136,19 @@ class TabularBenchmark:
             )
         return ds, fid, self._fid[(ds, fid)]
 
-    def rows(self, archs: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(NB201 indices, row positions in this file) for any collection of cells."""
+    def cells_for(self, dataset: str) -> np.ndarray:
+        """The cells a dataset can answer (all of ``cells`` unless the file holds a subset for it)."""
+        ds = self.dataset(dataset)
+        return self._ds_cells.get(ds, self.cells)
+
+    def rows(self, archs: Any, dataset: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(cell indices, row positions in this file's arrays of ``dataset``) for any collection of cells."""
         idx = self.space.indices(archs)
+        if dataset is not None and dataset in self._ds_pos:
+            pos = self._ds_pos[dataset][idx]
+            if pos.size and pos.min() < 0:
+                raise self._missing_error(int(idx[pos < 0][0]), dataset)
+            return idx, pos
         if self._dense:
             return idx, idx
         pos = self._pos[idx]
@@ -135,12 +160,33 @@ class TabularBenchmark:
             )
         return idx, pos
 
+    def _missing_error(self, index: int, dataset: str) -> NasscoutError:
+        """A cell outside a dataset's subset: name the choices no cell of the subset uses."""
+        sub = self.space.cell_ops[self._ds_cells[dataset]]
+        ops = self.space.cell_ops[index]
+        lacking, accepted = [], set()
+        for p, choice in enumerate(ops.tolist()):
+            used = set(np.unique(sub[:, p]).tolist())
+            if len(used) < len(self.space.choices[p]):
+                accepted |= {self.space.choices[p][c] for c in used}
+                if choice not in used:
+                    lacking.append(self.space.choices[p][choice])
+        names = ", ".join(dict.fromkeys(lacking))
+        why = (
+            f"{dataset} was trained without {names}; accepted ops: {', '.join(sorted(accepted))}"
+            if lacking
+            else f"{dataset} holds only {len(sub)} of the cells"
+        )
+        return NasscoutError(
+            f"cell {index} ({self.space.format(index)}) is not in {self.name!r} for {dataset}: {why}"
+        )
+
     # ---- the Benchmark contract -------------------------------------------------------------------
     def query(
         self, archs: Any, *, dataset: str, fidelity: int | None = None, seed: SeedSpec = None
     ) -> Records:
         ds, fid, F = self._fidelity(dataset, fidelity)
-        idx, pos = self.rows(archs)
+        idx, pos = self.rows(archs, ds)
         if seed is None or (isinstance(seed, str) and seed == "mean"):
             valid, test, label = F.valid_mean[pos], F.test_mean[pos], "mean"
         elif isinstance(seed, np.random.Generator):
@@ -184,8 +230,8 @@ class TabularBenchmark:
         return F.seeds.index(s)
 
     def cost(self, archs: Any, *, dataset: str, fidelity: int | None = None) -> np.ndarray:
-        _, _, F = self._fidelity(dataset, fidelity)
-        return F.time_mean[self.rows(archs)[1]]
+        ds, _, F = self._fidelity(dataset, fidelity)
+        return F.time_mean[self.rows(archs, ds)[1]]
 
     def best(
         self, dataset: str, *, metric: str = "valid_acc", fidelity: int | None = None
@@ -197,12 +243,12 @@ class TabularBenchmark:
         if np.all(np.isnan(values)):
             raise NasscoutError(f"{metric} is not recorded for {ds} in benchmark {self.name!r}")
         row = int(np.nanargmax(values))
-        return int(self.cells[row]), float(values[row])
+        return int(self._ds_cells.get(ds, self.cells)[row]), float(values[row])
 
     # ---- beyond the contract ------------------------------------------------------------------------
     def n_seeds(self, archs: Any, *, dataset: str, fidelity: int | None = None) -> np.ndarray:
-        _, _, F = self._fidelity(dataset, fidelity)
-        return F.n_seeds[self.rows(archs)[1]]
+        ds, _, F = self._fidelity(dataset, fidelity)
+        return F.n_seeds[self.rows(archs, ds)[1]]
 
     def seeds(self, dataset: str, fidelity: int | None = None) -> list[int]:
         return list(self._fidelity(dataset, fidelity)[2].seeds)
@@ -224,7 +270,7 @@ class TabularBenchmark:
         if metric not in F.curves:
             have = ", ".join(sorted(F.curves)) or "none (this benchmark records final values only)"
             raise NasscoutError(f"no {metric!r} curves for {ds} at {fid} epochs; recorded: {have}")
-        _, pos = self.rows(archs)
+        _, pos = self.rows(archs, ds)
         c = F.curves[metric]  # index first, then cast: a full archive's curves are hundreds of MB
         if seed is None or seed == "mean":
             with warnings.catch_warnings():
@@ -244,7 +290,17 @@ class TabularBenchmark:
             raise NasscoutError(
                 f"unknown field {field!r} for {ds}; accepted: {', '.join(sorted(have)) or 'none'}"
             )
-        return have[field][self.rows(archs)[1]]
+        return have[field][self.rows(archs, ds)[1]]
+
+    def metric(self, dataset: str) -> dict[str, Any]:
+        """What ``valid_acc`` measures for a dataset and its direction (NB201-era files: accuracy in %)."""
+        ds = self.dataset(dataset)
+        attrs = self._group_attrs.get(ds, {})
+        return {
+            "metric": str(attrs.get("metric", "accuracy (%)")),
+            "higher_is_better": bool(attrs.get("higher_is_better", True)),
+            "cells": int(len(self._ds_cells.get(ds, self.cells))),
+        }
 
     def fields(self, dataset: str) -> list[str]:
         """Which fields this benchmark can answer for a dataset (absent ones are reported as missing)."""
@@ -263,8 +319,6 @@ class TabularBenchmark:
         return out
 
     def info(self) -> dict[str, Any]:
-        from surrogate.isomorphism import canonical_codes
-
         best = {}
         for ds in self.datasets:
             idx, val = self.best(ds)
@@ -278,8 +332,12 @@ class TabularBenchmark:
             "name": self.name,
             "path": str(self.path),
             "space": self.space.name,
+            "arch_format": self.space.arch_format,
+            "metrics": {ds: self.metric(ds) for ds in self.datasets},
+            "cost_note": str(self.attrs.get("cost_note", "")),
+            "fidelity_note": str(self.attrs.get("fidelity_note", "")),
             "cells": int(len(self.cells)),
-            "unique_cells": int(len(np.unique(canonical_codes(self.cells)))),
+            "unique_cells": int(len(np.unique(self.space.class_ids[self.cells]))),
             "datasets": list(self.datasets),
             "fidelities": list(self.fidelities),
             "seeds": {

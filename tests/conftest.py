@@ -8,6 +8,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# 2 CPU cores shared by several processes: a first call that builds a table (e.g. NB201's isomorphism
+# classes, ~0.15 s) can exceed hypothesis' 200 ms default under load and fail as "unreliable timings"
+settings.register_profile("nasscout", deadline=2000)
+settings.load_profile("nasscout")
 
 if "NASSCOUT_TEST_HOME" in os.environ:
     os.environ["NASSCOUT_HOME"] = os.environ["NASSCOUT_TEST_HOME"]
@@ -41,3 +47,20 @@ def merged(shared_data):
     import pandas as pd
 
     return pd.read_csv(shared_data / "nb201" / "nb201_merged.csv.gz").sort_values("index")
+
+
+@pytest.fixture(scope="session")
+def transnas(shared_data):
+    if not (shared_data / "transnas101_micro").is_dir():
+        pytest.skip(f"TransNAS-Bench-101 data not found at {shared_data}")
+    from surrogate.registry import load_benchmark
+
+    return load_benchmark("transnas-micro")
+
+
+@pytest.fixture(scope="session")
+def nbgraph():
+    pytest.importorskip("nas_bench_graph")
+    from surrogate.registry import load_benchmark
+
+    return load_benchmark("nasbench-graph")

@@ -124,7 +124,7 @@ def test_rank_given_cells_text(capsys, xgb_model, tmp_path):
     assert code == 0
     lines = out.splitlines()
     assert "ranked 3 cells" in lines[0] and len(lines) == 5
-    from surrogate.space import NB201Space
+    from surrogate.spaces.nb201 import NB201Space
 
     all_none = NB201Space().index("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
     assert lines[-1].split()[1] == str(all_none)  # the all-`none` cell ranks last

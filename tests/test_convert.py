@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from surrogate import convert
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, OPS, Arch, NB201Space
+from surrogate.spaces.nb201 import N_CELLS, OPS, Arch, NB201Space
 
 space = NB201Space()
 indices = st.integers(0, N_CELLS - 1)
@@ -59,7 +59,7 @@ def test_syne_tune_keys_follow_arch_string_order(i):
 
 def test_syne_tune_ignores_non_architecture_keys():
     config = {**convert.arch_to_syne_tune(EXAMPLE), "hp_epoch": 200}
-    assert convert.syne_tune_to_arch(config) == space.parse(EXAMPLE)
+    assert convert.syne_tune_to_arch(config) == space.arch(EXAMPLE)
     assert isinstance(convert.syne_tune_to_arch(config), Arch)
 
 

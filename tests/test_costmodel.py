@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from surrogate import isomorphism as iso
 from surrogate.convert import naslib_to_indices
 from surrogate.costmodel import DATASET_CLASSES, DATASET_INPUT_HW, flops_m, params_m
 from surrogate.errors import NasscoutError
-from surrogate.space import EDGES, OPS, NB201Space
+from surrogate.spaces import nb201 as iso
+from surrogate.spaces.nb201 import EDGES, OPS, NB201Space
 
 space = NB201Space()
 COLUMNS = {

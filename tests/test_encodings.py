@@ -3,10 +3,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surrogate import encodings as enc
-from surrogate import isomorphism as iso
 from surrogate.errors import NasscoutError
-from surrogate.space import N_CELLS, OPS, NB201Space
+from surrogate.spaces import nb201 as enc
+from surrogate.spaces import nb201 as iso
+from surrogate.spaces.nb201 import N_CELLS, OPS, NB201Space
 
 space = NB201Space()
 NONE = OPS.index("none")

@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from surrogate import isomorphism as iso
 from surrogate.errors import NasscoutError
-from surrogate.space import OPS, Arch, NB201Space
+from surrogate.spaces import nb201 as iso
+from surrogate.spaces.nb201 import OPS, Arch, NB201Space
 
 space = NB201Space()
 NONE, SKIP, CONV1, CONV3, POOL = range(5)
@@ -82,7 +82,7 @@ def test_follows_nb201_zero_placeholder_convention():
 
 
 def test_space_canonical_delegates():
-    arch = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    arch = space.arch("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
     rep = space.canonical(arch)
     assert isinstance(rep, Arch)
     assert rep.index == iso.canonical_index(arch.index) <= arch.index

@@ -12,7 +12,7 @@ import torch
 from surrogate.costmodel import DATASET_CLASSES, params_m
 from surrogate.errors import NasscoutError
 from surrogate.network import Cell, NB201Network, build_network, count_parameters
-from surrogate.space import EDGES, NB201Space
+from surrogate.spaces.nb201 import EDGES, NB201Space
 
 SPACE = NB201Space()
 

@@ -25,7 +25,7 @@ from strategies.runner import (
     noise_uniforms,
 )
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 SPACE = NB201Space()
 

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from surrogate.errors import NasscoutError
-from surrogate.space import OPS, Arch, NB201Space
+from surrogate.spaces.nb201 import OPS, Arch, NB201Space
 
 space = NB201Space()
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -25,9 +25,9 @@ def test_ops_matrix_matches_ops_key(merged):
 @given(indices)
 def test_round_trip_index_string_arch(i):
     arch = space.from_index(i)
-    assert space.parse(str(arch)) == arch
+    assert space.arch(str(arch)) == arch and space.parse(str(arch)) == i
     assert space.index(str(arch)) == i == arch.index
-    assert space.parse(str(i)) == arch
+    assert space.arch(str(i)) == arch and space.parse(str(i)) == i
     assert space.indices_from_ops(np.array([arch]))[0] == i
 
 
@@ -53,7 +53,7 @@ def test_sample_is_seeded():
 
 
 def test_example_cell():
-    arch = space.parse(EXAMPLE)
+    arch = space.arch(EXAMPLE)
     assert str(arch) == EXAMPLE and repr(arch) == f"Arch('{EXAMPLE}')"
     assert [OPS[o] for o in arch][0] == "nor_conv_3x3"
 

@@ -26,7 +26,7 @@ from strategies.pareto import (
 )
 from strategies.reinforce import Reinforce
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 SPACE = NB201Space()
 NB201_CTX = SearchContext(fidelities=(12, 200))

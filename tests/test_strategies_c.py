@@ -21,8 +21,7 @@ from strategies.acquisition import (
 )
 from strategies.base import Observation
 from surrogate.errors import NasscoutError
-from surrogate.isomorphism import canonical_codes
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space, canonical_codes
 
 SPACE = NB201Space()
 

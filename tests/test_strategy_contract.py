@@ -22,7 +22,7 @@ import pytest
 from strategies.base import SearchContext, Strategy, Trial
 from strategies.registry import STRATEGIES, get_strategy, list_strategies
 from strategies.runner import TRAJECTORY_FIELDS, Runner
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 NAMES = [name for name, _ in list_strategies()]
 BUDGET = 40

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 ALL = np.arange(15625)
 PREFIX = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet"}

@@ -418,7 +418,7 @@ def test_cli_train_records_and_refuses_bad_input(tmp_path, capsys):
 
 @pytest.mark.slow  # builds the NB201 table once per test process
 def test_cell_selection_is_a_stable_stratified_prefix(nb201):
-    from surrogate.isomorphism import canonical_codes
+    from surrogate.spaces.nb201 import canonical_codes
     from surrogate.training.selection import fullruns_cells
 
     cells = fullruns_cells(160)

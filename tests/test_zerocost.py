@@ -18,8 +18,7 @@ from predictors.zerocost import (
     synflow_score,
 )
 from surrogate.errors import NasscoutError
-from surrogate.isomorphism import canonical_indices, class_members
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space, canonical_indices, class_members
 
 SPACE = NB201Space()
 DEGENERATE = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space_base import SearchSpace
+from surrogate.space import SearchSpace
 
 
 class ToySpace(SearchSpace):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 
 
 def main(src: str) -> None:
@@ -21,7 +21,7 @@ def main(src: str) -> None:
     if not np.array_equal(table["arch"].to_numpy(), np.arange(NB201Space.N_CELLS)):
         raise SystemExit(f"{src}: expected one row per index 0..15624")
     space = NB201Space()
-    codes = np.array([space.code_of(space.parse(s)) for s in table["cellstr"]], dtype=np.int16)
+    codes = np.array([space.code_of(s) for s in table["cellstr"]], dtype=np.int16)
     out = Path(__file__).resolve().parents[2] / "surrogate" / "data" / "nb201_order.npy"
     np.save(out, codes)
     print(f"wrote {out} ({codes.nbytes} bytes)")

@@ -17,7 +17,7 @@ def bench() -> None:
 @bench.command("list")
 def bench_list() -> None:
     """List the benchmarks nasscout knows."""
-    from surrogate.registry import BENCHMARKS
+    from surrogate.registry import BENCHMARKS, BUILT
     from surrogate.sources import benchmark_cache
 
     for name, desc in BENCHMARKS.items():
@@ -25,8 +25,8 @@ def bench_list() -> None:
         if path.exists():
             state = f"cached at {path}"
         else:
-            state = "built on first use" if name == "nb201" else "not imported on this machine"
-        click.echo(f"{name:8s} {desc}\n{'':8s} {state}")
+            state = "built on first use" if name in BUILT else "not imported on this machine"
+        click.echo(f"{name:14s} {desc}\n{'':14s} {state}")
     click.echo("Any nasscout .h5 file works too, e.g. `nasscout bench info datasets/FILE.h5`.")
 
 
@@ -42,13 +42,21 @@ def bench_info(benchmark: str, as_json: bool) -> None:
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"{info['name']}  ({info['path']})")
+    click.echo(f"  space        {info['space']}: arch = {info['arch_format']}")
     click.echo(f"  cells        {info['cells']:,} ({info['unique_cells']:,} isomorphism classes)")
     click.echo(f"  datasets     {', '.join(info['datasets'])}")
-    click.echo(f"  fidelities   {', '.join(map(str, info['fidelities']))} epochs")
+    unit = info.get("fidelity_note") or "epochs"
+    click.echo(f"  fidelities   {', '.join(map(str, info['fidelities']))} {unit}")
+    for ds, m in info["metrics"].items():
+        direction = "higher is better" if m["higher_is_better"] else "lower is better"
+        held = "" if m["cells"] == info["cells"] else f"; {m['cells']:,} cells"
+        click.echo(f"  metric {ds:16s} {m['metric']} ({direction}{held})")
     for ds, fields in info["fields"].items():
         click.echo(f"  {ds:19s} {', '.join(fields)}")
     for ds, b in info["best"].items():
-        click.echo(f"  best {ds:14s} {b['valid_acc']:.2f}%  #{b['index']} {b['arch']}")
+        click.echo(f"  best {ds:14s} {b['valid_acc']:.4g}  #{b['index']} {b['arch']}")
+    if info.get("cost_note"):
+        click.echo(f"  cost         {info['cost_note']}")
     missing = info["sources"].get("missing")
     if missing:
         click.echo(f"  missing      {missing}")
@@ -65,8 +73,12 @@ def _parse_seed(text: str) -> str | int:
 
 @bench.command("query")
 @click.argument("benchmark")
-@click.option("--dataset", required=True, help="e.g. cifar10, cifar100, ImageNet16-120")
-@click.option("--arch", required=True, help="An arch string '|op~0|+|...|' or an index 0..15624.")
+@click.option(
+    "--dataset", required=True, help="e.g. cifar10, class_object, cora (see `bench info`)"
+)
+@click.option(
+    "--arch", required=True, help="The space's arch string or a cell index (`bench info`)."
+)
 @click.option("--fidelity", type=int, default=None, help="Training epochs (default: the longest).")
 @click.option("--seed", default="mean", show_default=True, help="'mean' or a recorded seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from surrogate.errors import NasscoutError
-
 
 @click.group()
 def data() -> None:
@@ -18,16 +16,16 @@ def data() -> None:
     "--out", type=click.Path(dir_okay=False), default=None, help="Write here, not the cache."
 )
 def data_build(benchmark: str, out: str | None) -> None:
-    """(Re)build BENCHMARK (nb201) from its sources."""
+    """(Re)build BENCHMARK (nb201, transnas-micro, nasbench-graph) from its sources."""
     import time
 
-    from surrogate.build_nb201 import build_nb201
+    from surrogate.registry import builder
+    from surrogate.sources import benchmark_cache
     from surrogate.tabular import TabularBenchmark
 
-    if benchmark != "nb201":
-        raise NasscoutError(f"unknown benchmark {benchmark!r}; accepted: nb201")
+    build = builder(benchmark)
     t0 = time.perf_counter()
-    path = build_nb201(out)
+    path = build(out or benchmark_cache(benchmark))
     info = TabularBenchmark.open(path).info()
     click.echo(
         f"built {path} in {time.perf_counter() - t0:.1f} s: {info['cells']:,} cells, "

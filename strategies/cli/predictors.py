@@ -421,8 +421,7 @@ def zerocost_cmd(
 
     from predictors.io import read_cells_file
     from predictors.zerocost import NETWORK_PROXIES, ProxyCache, dataset_name
-    from surrogate.isomorphism import canonical_indices
-    from surrogate.space import NB201Space
+    from surrogate.spaces.nb201 import NB201Space, canonical_indices
 
     space = NB201Space()
     ds = dataset_name(dataset)

@@ -58,7 +58,7 @@ def train(
 
     from tqdm import tqdm
 
-    from surrogate.space import NB201Space
+    from surrogate.spaces.nb201 import NB201Space
     from surrogate.training.data import canonical_dataset
     from surrogate.training.runstore import RunStore
     from surrogate.training.trainer import RunSpec, train_run

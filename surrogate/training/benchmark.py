@@ -26,7 +26,7 @@ import numpy as np
 
 from surrogate.benchmark import Records, SeedSpec
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 from surrogate.training.data import canonical_dataset
 from surrogate.training.presets import Preset, get_preset
 from surrogate.training.runstore import RunStore, copy_store, file_settings, make_settings

@@ -37,7 +37,7 @@ import numpy as np
 
 from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 from surrogate.training.data import canonical_dataset
 from surrogate.training.presets import Preset, preset_from_settings
 from surrogate.training.trainer import CURVE_METRICS

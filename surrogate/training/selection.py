@@ -24,8 +24,8 @@ N_STRATA = 10
 
 def fullruns_cells(n: int, *, seed: int = 0) -> np.ndarray:
     """The first ``n`` cells of the build order (NB201 indices, int64)."""
-    from surrogate.isomorphism import canonical_codes, n_classes
     from surrogate.registry import load_benchmark
+    from surrogate.spaces.nb201 import canonical_codes, n_classes
 
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise NasscoutError(f"--cells {n!r} is invalid; accepted: a positive integer")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.spaces.nb201 import NB201Space
 from surrogate.training.data import Splits, augment, canonical_dataset, load_splits
 from surrogate.training.presets import Preset
 
