@@ -130,36 +130,34 @@ def test_cell_features_of_the_wrong_shape_are_refused(name, data):
 
 # ---- the same contract on every space -------------------------------------------------------------------
 
-# space -> (benchmark, dataset) whose cells and targets the contract runs on; "toy" is tests/toy_space.py
+# space -> (benchmark fixture of conftest.py, dataset) whose cells and targets the contract runs on; "toy" is
+# tests/toy_space.py (3 positions of unequal cardinality, no path/adjacency encoding, no benchmark)
 SPACE_DATA = {
     "nb201": ("nb201", "cifar10"),
-    "transnas-micro": ("transnas-micro", "class_object"),
-    "nasbench-graph": ("nasbench-graph", "cora"),
+    "transnas-micro": ("transnas", "class_object"),
+    "nasbench-graph": ("nbgraph", "cora"),
     "toy": (None, None),
 }
 TRAINED = [name for name in NAMES if make_predictor(name).needs_training]
 
 
 @pytest.fixture(scope="module", params=list(SPACE_DATA))
-def space_data(request, shared_data):
-    bench_name, dataset = SPACE_DATA[request.param]
-    if bench_name is None:
+def space_data(request):
+    fixture, dataset = SPACE_DATA[request.param]
+    if fixture is None:
         from toy_space import ToySpace, toy_targets
 
         space = ToySpace()
         y_all = toy_targets(space)
         cells = space.all_indices
     else:
-        from surrogate.registry import BENCHMARKS, load_benchmark
-
-        if bench_name not in BENCHMARKS:
-            pytest.skip(f"benchmark {bench_name!r} is not registered in this tree")
-        bench = load_benchmark(bench_name)
+        bench = request.getfixturevalue(fixture)
         space = bench.space
         cells = bench.cells
         y_all = np.full(space.n_cells, np.nan)
         y_all[cells] = bench.query(cells, dataset=dataset, seed="mean").valid_acc
         cells = cells[np.isfinite(y_all[cells])]
+    assert space.name == request.param
     perm = np.random.default_rng(5).permutation(cells)
     train, test = perm[:30], perm[30:42]
     return space, train, y_all[train], test
