@@ -194,7 +194,13 @@ class ProxyPredictor(Predictor):
         slope = (
             float(np.sum((s - self.s_mean_) * (y - y.mean())) / self.sxx_) if self.sxx_ > 0 else 0.0
         )
-        self.slope_ = max(slope, 1e-12)  # positive: calibration never reverses the proxy's ranking
+        # positive: calibration never reverses the proxy's ranking. The floor is relative to the scales of
+        # score and target, so that where the proxy ranks against the target (slope <= 0: e.g. params on
+        # some NAS-Bench-Graph splits) distinct scores still give distinct predictions, not float ties
+        sd_s = np.sqrt(self.sxx_ / n)
+        sd_y = float(np.std(y))
+        floor = 1e-6 * sd_y / sd_s if sd_s > 0 and sd_y > 0 else 1e-12
+        self.slope_ = max(slope, floor)
         self.intercept_ = float(y.mean() - self.slope_ * self.s_mean_)
         resid = y - (self.intercept_ + self.slope_ * s)
         self.sigma_ = float(np.sqrt(np.sum(resid**2) / (n - 2))) if n > 2 else float(np.std(y))

@@ -165,3 +165,18 @@ def test_xgb_interval_is_the_calibrated_one(nb201):
     np.testing.assert_allclose(std, model.std_scale_ * spread, rtol=1e-9)
     model.std_scale_ = 0.5  # the fitted attribute is what predict reads
     np.testing.assert_allclose(model.predict(test, return_std=True)[1], 0.5 * spread, rtol=1e-9)
+
+
+def test_proxy_keeps_its_ranking_when_the_target_runs_against_it(nbgraph):
+    """A fitted proxy predicts in the proxy's order even with a negative fit (no float ties from a tiny slope)."""
+    model = make_predictor(
+        "params", space=nbgraph.space, dataset="arxiv", benchmark="nasbench-graph"
+    )
+    cells = np.random.default_rng(3).permutation(nbgraph.space.n_cells)[:300]
+    score = model.score(cells)
+    model.fit(
+        cells[:50], 80.0 - score[:50]
+    )  # accuracy falling with params: slope floored, not reversed
+    pred = model.predict(cells)
+    ok = np.isfinite(score)
+    assert kendalltau(pred[ok], score[ok])[0] == pytest.approx(1.0)
