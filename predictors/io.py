@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 
 from predictors.base import Predictor
+from predictors.features import default_space
 from predictors.state import UnsafeState, dumps_state, loads_state
 from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.space import SearchSpace
 
 MAGIC = b"NASSCOUT-PREDICTOR\n"
 SCHEMA_VERSION = 2  # 1: pickled payload (no longer loaded: it could run code)
-SPACES = ("nb201",)
 _LIBRARIES = ("numpy", "scipy", "sklearn", "xgboost", "torch", "pandas")
 TARGET_COLUMNS = ("valid_acc", "target", "accuracy", "acc", "y")
 CELL_COLUMNS = ("arch", "index", "cell")
@@ -62,7 +62,7 @@ def save_predictor(
     """Write ``model`` and ``metadata`` (JSON-serialisable) to one file, atomically; returns the header."""
     if not isinstance(model, Predictor):
         raise NasscoutError(f"cannot save {type(model).__name__}; accepted: a nasscout Predictor")
-    space = getattr(model.space, "name", None) or NB201Space.name
+    space = model._space().name
     payload = dumps_state(model)
     header = {
         "schema": "nasscout-predictor",
@@ -113,6 +113,8 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
             f"{SCHEMA_VERSION}: refit it with `nasscout predictors fit`"
         )
     space = header.get("space")
+    from surrogate.spaces import SPACES
+
     if space not in SPACES:
         raise NasscoutError(
             f"{p} is a model for search space {space!r}; accepted: {', '.join(SPACES)}"
@@ -168,7 +170,7 @@ def _split(line: str) -> list[str]:
 
 
 def read_cells_file(
-    path: str | os.PathLike, space: NB201Space | None = None
+    path: str | os.PathLike, space: SearchSpace | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Cells (and targets, when the file has them) from a CSV/TSV/text file.
 
@@ -176,7 +178,7 @@ def read_cells_file(
     column (``valid_acc``, ``target``, ``accuracy``, ``acc`` or ``y``), or no header and one cell per line
     with an optional second field, the target. Cells are arch strings or indices; ``#`` starts a comment.
     """
-    space = space or NB201Space()
+    space = space or default_space()
     p = Path(path)
     if not p.is_file():
         raise NasscoutError(f"cells file {str(p)!r} not found")
