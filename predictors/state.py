@@ -87,7 +87,7 @@ class _Writer:
         return self.encode_object(v)
 
     def encode_object(self, v: Any) -> Any:
-        from surrogate.space_base import SearchSpace
+        from surrogate.space import SearchSpace
 
         name = _name(v)
         if isinstance(v, SearchSpace):
