@@ -9,6 +9,7 @@ from about 200 cells the GP, boosted trees and the graph network make different 
 better than any of them (see the report's table).
 The predictive variance is the weighted mean of the members' variances, calibrated on the held-out rows
 (the blend errs less than its members, so their variance alone made the 90% interval cover ~96%).
+Members are built on the ensemble's ``space``, so the ensemble runs wherever its members do.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from predictors.base import Predictor, calibrate, check_cell_features, check_number, output
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.space import SearchSpace
 
 DEFAULT_MEMBERS = ("gp", "xgb", "gin")
 
@@ -36,7 +37,7 @@ class EnsemblePredictor(Predictor):
         self,
         *,
         seed: int = 0,
-        space: NB201Space | None = None,
+        space: SearchSpace | None = None,
         cell_features: np.ndarray | None = None,
         members: tuple[str, ...] | list[str] | str = DEFAULT_MEMBERS,
         member_options: dict[str, dict[str, Any]] | None = None,
@@ -75,7 +76,7 @@ class EnsemblePredictor(Predictor):
                 f"member_options names {unknown[0]!r}, not a member; members: {', '.join(names)}"
             )
         if self.cell_features is not None:
-            check_cell_features(self.cell_features)
+            check_cell_features(self.cell_features, self._space())
         min_stack = check_number("min_stack", self.min_stack, low=0, high=10**9, integer=True)
         if len(idx) < min_stack:
             names = names[:1]  # too few cells to tell members apart: the first member alone
@@ -86,6 +87,8 @@ class EnsemblePredictor(Predictor):
             accepts = inspect.signature(predictor_class(name).__init__).parameters
             if self.cell_features is not None and "cell_features" in accepts:
                 opts.setdefault("cell_features", self.cell_features)
+            if self.space is not None and "space" in accepts:
+                opts.setdefault("space", self.space)  # members read cells in the ensemble's space
             model = make_predictor(name, seed=int(rng.integers(2**31 - 1)), **opts)
             self.models_.append(model.fit(idx, y) if model.needs_training else model)
         nan = np.full(len(y), np.nan)

@@ -1,7 +1,8 @@
 """Random forest (scikit-learn) on the one-hot cell plus free side features.
 
 The trees' spread is the classic uncertainty of a forest (as in SMAC); on its own it is over-confident, so
-out-of-bag residuals add the variance that makes the 90% interval cover about 90% of held-out cells.
+out-of-bag residuals add the variance that makes the 90% interval cover about 90% of held-out cells. On a
+space without the ``path`` encoding, ``encoding='path'`` falls back to one-hot.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from predictors.base import (
     held_out,
     output,
 )
-from surrogate.spaces.nb201 import NB201Space, encode
+from surrogate.space import SearchSpace
 
 
 class RandomForestPredictor(SideFeatures, Predictor):
@@ -32,7 +33,7 @@ class RandomForestPredictor(SideFeatures, Predictor):
         self,
         *,
         seed: int = 0,
-        space: NB201Space | None = None,
+        space: SearchSpace | None = None,
         cell_features: np.ndarray | None = None,
         structure: bool = True,
         encoding: str = "onehot",
@@ -51,7 +52,7 @@ class RandomForestPredictor(SideFeatures, Predictor):
         self.target = target
 
     def _features(self, idx: np.ndarray) -> np.ndarray:
-        parts = [encode(idx, self.encoding).reshape(len(idx), -1).astype(np.float32)]
+        parts = [self._encode(idx).reshape(len(idx), -1).astype(np.float32)]
         side = self._side(idx)
         if side is not None:
             parts.append(side.astype(np.float32))

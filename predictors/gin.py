@@ -1,9 +1,11 @@
 """A graph isomorphism network (GIN) on the cell's op graph, an ensemble of 5.
 
-The graph is the ``adjacency`` encoding (NASLib / BRP-NAS style): input, the six ops as nodes, output. An
-edge holding ``none`` carries nothing, so its node is cut out of the graph (its in- and out-links are
-removed) before message passing; otherwise every cell would share one adjacency and the network would have
-to learn that a 'none' node blocks flow. Each GIN layer sums messages along the DAG's direction and through
+The graph is the space's ``adjacency`` encoding where it has one (NB201, TransNAS micro; NASLib / BRP-NAS
+style): input, the six ops as nodes, output. An edge holding ``none`` carries nothing, so its node is cut
+out of the graph (its in- and out-links are removed) before message passing; otherwise every cell would
+share one adjacency and the network would have to learn that a 'none' node blocks flow. A space without
+one (NAS-Bench-Graph) gets a generic graph (``predictors.features.cell_graph``): one node per choice
+position with the one-hot of its choice, every position linked to every later one, and a readout node last. Each GIN layer sums messages along the DAG's direction and through
 its reverse (separate weights), adds (1 + eps) times the node itself and applies a two-layer MLP; the
 readout concatenates the mean over nodes and the output node's state, plus any free side features, into
 an MLP head. Members are trained on 4/5 of the cells each and the held-out fifth calibrates the interval.
@@ -15,19 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from predictors.base import TorchEnsemble, check_number, init_uniform
-from surrogate.spaces.nb201 import GRAPH_FEATURES, GRAPH_NODES, NB201Space, graph
-
-# node type of op 'none' in the adjacency encoding (0 = input, 1 + op id, 6 = output)
-_NONE_TYPE = 1
-
-
-def cell_graph(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(adjacency with 'none' nodes cut out (n, 8, 8), node one-hot types (n, 8, 7)), float32."""
-    adj, feats = graph(idx)
-    dead = feats[:, :, _NONE_TYPE] > 0  # (n, 8)
-    adj = adj * (~dead)[:, :, None] * (~dead)[:, None, :]
-    return adj.astype(np.float32), feats.astype(np.float32)
+from predictors.base import check_number
+from predictors.features import cell_graph
+from predictors.torch_ensemble import TorchEnsemble, init_uniform
+from surrogate.space import SearchSpace
 
 
 class GINPredictor(TorchEnsemble):
@@ -40,7 +33,7 @@ class GINPredictor(TorchEnsemble):
         self,
         *,
         seed: int = 0,
-        space: NB201Space | None = None,
+        space: SearchSpace | None = None,
         cell_features: np.ndarray | None = None,
         structure: bool = False,
         n_members: int = 5,
@@ -79,8 +72,14 @@ class GINPredictor(TorchEnsemble):
         self.n_threads = n_threads
 
     def _inputs(self, idx: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        adj, feats = cell_graph(idx)
+        adj, feats = cell_graph(self._space(), idx)
         return adj, feats, self._side(idx)
+
+    def _dims(self, inputs: tuple[np.ndarray | None, ...]) -> dict[str, int]:
+        dims = super()._dims(inputs)
+        assert inputs[1] is not None
+        dims["features"] = int(inputs[1].shape[-1])
+        return dims
 
     def _init(self, gen: Any, dims: dict[str, int], device: str) -> dict[str, Any]:
         import torch
@@ -95,7 +94,7 @@ class GINPredictor(TorchEnsemble):
             params[f"b{name}"] = init_uniform(gen, (m, 1, fan_out), bound, device)
 
         params: dict[str, Any] = {}
-        lin("embed", GRAPH_FEATURES, H)
+        lin("embed", dims["features"], H)
         for i in range(layers):
             lin(f"fwd{i}", H, H)  # messages along the DAG
             lin(f"bwd{i}", H, H)  # messages against it
@@ -130,4 +129,4 @@ class GINPredictor(TorchEnsemble):
         return linear("out", torch.relu(linear("head", readout))).squeeze(-1)
 
 
-__all__ = ["GINPredictor", "GRAPH_NODES", "cell_graph"]
+__all__ = ["GINPredictor", "cell_graph"]

@@ -2,11 +2,13 @@
 
 The kernel is a sum of parts, each a similarity between two cells:
 
-* ``hamming``: s^2 exp(-sum_e w_e [op_e != op'_e]), one relevance weight per edge (an ARD overlap kernel on
-  the 6 categorical edges; an edge whose op rarely matters gets a small weight);
+* ``hamming``: s^2 exp(-sum_p w_p [c_p != c'_p]), one relevance weight per choice position (an ARD overlap
+  kernel on the categorical positions: NB201's 6 edges, NAS-Bench-Graph's link pattern and 4 layer ops; a
+  position whose choice rarely matters gets a small weight);
 * ``path``: s^2 exp(-d / l), d = number of input->output op paths one cell has and the other lacks (the
   BANANAS path encoding's squared distance), so cells computing the same paths are close whatever their dead
-  edges hold;
+  edges hold. NB201-specific: it needs the space's ``path`` encoding (NB201, TransNAS micro); on a space
+  without one (NAS-Bench-Graph) the part is dropped and the kernel falls back to ``hamming`` (+ ``side``);
 * ``side``: s^2 (z.z' / k) + s^2 exp(-|z - z'|^2 / (2 k l^2)) on the standardised free side features
   (zero-cost proxies, live structure): a linear trend plus a smooth correction, learned from the data.
 
@@ -41,17 +43,11 @@ from predictors.base import (
     output,
     single_thread_blas,
 )
+from predictors.features import block_starts, onehot
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import N_EDGES, N_OPS, NB201Space, encode
+from surrogate.space import SearchSpace
 
 PARTS = ("hamming", "path", "side")
-
-
-def _onehot(ops: np.ndarray) -> np.ndarray:
-    """(n, 6) op ids -> (n, 30) float64 one-hot, edge-major (the Hamming kernel's matmul form)."""
-    out = np.zeros((len(ops), N_EDGES, N_OPS))
-    np.put_along_axis(out, ops.astype(np.int64)[:, :, None], 1.0, axis=2)
-    return out.reshape(len(ops), N_EDGES * N_OPS)
 
 
 _JITTER = 1e-6
@@ -70,7 +66,12 @@ class _Layout:
     """Names, start values and prior means of the log-hyperparameters for one kernel."""
 
     def __init__(
-        self, parts: tuple[str, ...], has_side: bool, prior_sd: float, prior_mean: bool
+        self,
+        parts: tuple[str, ...],
+        has_side: bool,
+        prior_sd: float,
+        prior_mean: bool,
+        n_positions: int,
     ) -> None:
         names: list[str] = []
         start: list[float] = []
@@ -78,8 +79,8 @@ class _Layout:
             names.append("prior_scale")
             start.append(np.log(0.7))
         if "hamming" in parts:
-            names += ["hamming_var"] + [f"hamming_w{e}" for e in range(N_EDGES)]
-            start += [np.log(0.5)] + [np.log(0.3)] * N_EDGES
+            names += ["hamming_var"] + [f"hamming_w{e}" for e in range(n_positions)]
+            start += [np.log(0.5)] + [np.log(0.3)] * n_positions
         if "path" in parts:
             names += ["path_var", "path_len"]
             start += [np.log(0.5), np.log(2.0)]
@@ -110,7 +111,7 @@ class GPPredictor(SideFeatures, Predictor):
         self,
         *,
         seed: int = 0,
-        space: NB201Space | None = None,
+        space: SearchSpace | None = None,
         cell_features: np.ndarray | None = None,
         structure: bool = True,
         kernel: str = "hamming+path+side",
@@ -136,9 +137,10 @@ class GPPredictor(SideFeatures, Predictor):
 
     # ---- data -------------------------------------------------------------------------------------------
     def _data(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        d: dict[str, np.ndarray] = {"ops": self._space().ops(idx).astype(np.int8)}
+        space = self._space()
+        d: dict[str, np.ndarray] = {"ops": space.ops(idx).astype(np.int16)}
         if "path" in self.parts_:
-            d["path"] = encode(idx, "path")
+            d["path"] = space.encode(idx, "path")
         side = self._side(idx) if "side" in self.parts_ else None
         if side is not None:
             d["side"] = side
@@ -162,7 +164,8 @@ class GPPredictor(SideFeatures, Predictor):
         ranking the whole space builds these for 15,625 x n cells)."""
         out: dict[str, Any] = {}
         if "hamming" in self.parts_:
-            out["onehot_a"], out["onehot_b"] = _onehot(a["ops"]), _onehot(b["ops"])
+            space = self._space()
+            out["onehot_a"], out["onehot_b"] = onehot(space, a["ops"]), onehot(space, b["ops"])
         if "path" in self.parts_:
             pa, pb = a["path"], b["path"]  # 0/1 float32: the counts below are exact
             d = (pa @ pb.T).astype(np.float64)
@@ -203,9 +206,9 @@ class GPPredictor(SideFeatures, Predictor):
 
         if "hamming" in self.parts_:
             i0 = L.pos["hamming_var"]
-            w = e[i0 + 1 : i0 + 1 + N_EDGES]
-            # sum_e w_e [op_e != op'_e] = sum(w) - sum_e w_e [op_e == op'_e], the latter one matmul
-            h = (cross["onehot_a"] * np.repeat(w, N_OPS)) @ cross["onehot_b"].T
+            w = e[i0 + 1 : i0 + 1 + len(self.card_)]
+            # sum_p w_p [c_p != c'_p] = sum(w) - sum_p w_p [c_p == c'_p], the latter one matmul
+            h = (cross["onehot_a"] * np.repeat(w, self.card_)) @ cross["onehot_b"].T
             h -= w.sum()
             np.exp(h, out=h)
             h *= e[i0]
@@ -258,10 +261,11 @@ class GPPredictor(SideFeatures, Predictor):
             G = W * parts["hamming"]
             total = G.sum()
             grad[i0] = 0.5 * total
-            onehot = cross["onehot_a"]
-            same = ((G @ onehot) * onehot).sum(0).reshape(N_EDGES, N_OPS).sum(1)
-            w = e[i0 + 1 : i0 + 1 + N_EDGES]
-            grad[i0 + 1 : i0 + 1 + N_EDGES] = -0.5 * w * (total - same)
+            oh = cross["onehot_a"]
+            same = np.add.reduceat(((G @ oh) * oh).sum(0), block_starts(self._space()))
+            k = len(self.card_)
+            w = e[i0 + 1 : i0 + 1 + k]
+            grad[i0 + 1 : i0 + 1 + k] = -0.5 * w * (total - same)
         if "path" in parts:
             i0 = L.pos["path_var"]
             G = W * parts["path"]
@@ -295,10 +299,17 @@ class GPPredictor(SideFeatures, Predictor):
         check_choice("target", self.target, ("identity", "log-error"))
         warm = bool(self.warm_start) and getattr(self, "fitted_", False)
         prev = self.theta_ if warm else None
-        self.parts_ = _parse_kernel(self.kernel)
+        space = self._space()
+        parts = _parse_kernel(self.kernel)
+        if "path" not in space.encodings:  # NB201-style path kernel: no paths in this space
+            parts = tuple(p for p in parts if p != "path") or ("hamming",)
+        self.parts_ = parts
+        self.card_ = space.cardinalities.copy()
         train = self._data(idx)
         prior_sd = check_number("prior_sd", self.prior_sd, low=1e-3, high=1e3)
-        self.layout_ = _Layout(self.parts_, "side" in train, prior_sd, bool(self.prior_mean))
+        self.layout_ = _Layout(
+            self.parts_, "side" in train, prior_sd, bool(self.prior_mean), len(self.card_)
+        )
         self.target_ = TargetTransform(self.target, y)
         z = self.target_.forward(y)
         if (

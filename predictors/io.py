@@ -2,9 +2,10 @@
 
 A model file is one self-describing file: a magic line, one line of JSON metadata (schema version, search
 space, predictor, target, training cells and their provenance, library versions, payload size and SHA-256),
-then the pickled model. The metadata is checked before anything is unpickled, so a file from another space or
-schema, or a truncated or damaged copy, fails with one clear line instead of a pickle traceback. Like every
-pickle (and ``torch.load``), load only model files you trust.
+then the model as JSON plus numeric arrays (:mod:`predictors.state`). No pickle: loading a file from someone
+else cannot run code, it can only rebuild the registered predictor types from plain data. The metadata is
+checked first, so a file from another space or schema, or a truncated or damaged copy, fails with one clear
+line. Files of schema version 1 (pickles, written before) are refused with a line saying to refit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import platform
 import sys
 from datetime import datetime, timezone
@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 
 from predictors.base import Predictor
+from predictors.features import default_space
+from predictors.state import UnsafeState, dumps_state, loads_state
 from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
-from surrogate.spaces.nb201 import NB201Space
+from surrogate.space import SearchSpace
 
 MAGIC = b"NASSCOUT-PREDICTOR\n"
-SCHEMA_VERSION = 1
-SPACES = ("nb201",)
+SCHEMA_VERSION = 2  # 1: pickled payload (no longer loaded: it could run code)
 _LIBRARIES = ("numpy", "scipy", "sklearn", "xgboost", "torch", "pandas")
 TARGET_COLUMNS = ("valid_acc", "target", "accuracy", "acc", "y")
 CELL_COLUMNS = ("arch", "index", "cell")
@@ -61,8 +62,8 @@ def save_predictor(
     """Write ``model`` and ``metadata`` (JSON-serialisable) to one file, atomically; returns the header."""
     if not isinstance(model, Predictor):
         raise NasscoutError(f"cannot save {type(model).__name__}; accepted: a nasscout Predictor")
-    space = getattr(model.space, "name", None) or NB201Space.name
-    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    space = model._space().name
+    payload = dumps_state(model)
     header = {
         "schema": "nasscout-predictor",
         "schema_version": SCHEMA_VERSION,
@@ -101,12 +102,19 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
     except (ValueError, KeyError, TypeError):
         raise NasscoutError(f"{p} is truncated or damaged: its header is unreadable") from None
     version = header.get("schema_version")
+    if version == 1:
+        raise NasscoutError(
+            f"{p} was written by an older nasscout as a pickle, which is no longer loaded (loading "
+            "a pickle can run code); refit it with `nasscout predictors fit`"
+        )
     if version != SCHEMA_VERSION:
         raise NasscoutError(
             f"{p} has predictor schema version {version!r}; this nasscout reads version "
             f"{SCHEMA_VERSION}: refit it with `nasscout predictors fit`"
         )
     space = header.get("space")
+    from surrogate.spaces import SPACES
+
     if space not in SPACES:
         raise NasscoutError(
             f"{p} is a model for search space {space!r}; accepted: {', '.join(SPACES)}"
@@ -122,7 +130,7 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The header of a model file (validated), without unpickling the model."""
+    """The header of a model file (validated), without reading the model."""
     return _read(path)[0]
 
 
@@ -130,14 +138,22 @@ def load_predictor(path: str | os.PathLike) -> Predictor:
     """The fitted predictor saved at ``path``; its header is attached as ``model.file_metadata_``."""
     header, payload = _read(path)
     try:
-        model = pickle.loads(payload)
-    except Exception as exc:  # unpickling runs arbitrary class code: report it as one line
+        model = loads_state(payload)
+    except UnsafeState as exc:
         raise NasscoutError(
-            f"{path} cannot be loaded ({type(exc).__name__}: {exc}); it was written with "
-            f"{header.get('versions')}"
+            f"{path} is refused: {exc}; nothing in it was run. Load only files made by "
+            "`nasscout predictors fit`"
         ) from None
     if not isinstance(model, Predictor):
         raise NasscoutError(f"{path} holds a {type(model).__name__}, not a nasscout predictor")
+    if model.needs_training:  # a crafted state of the right types can still be inconsistent
+        try:
+            model.predict(np.arange(2))
+        except Exception as exc:
+            raise NasscoutError(
+                f"{path} is refused: its model data is inconsistent ({type(exc).__name__}); "
+                "fit it again with `nasscout predictors fit`"
+            ) from None
     model.file_metadata_ = header
     return model
 
@@ -154,7 +170,7 @@ def _split(line: str) -> list[str]:
 
 
 def read_cells_file(
-    path: str | os.PathLike, space: NB201Space | None = None
+    path: str | os.PathLike, space: SearchSpace | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Cells (and targets, when the file has them) from a CSV/TSV/text file.
 
@@ -162,7 +178,7 @@ def read_cells_file(
     column (``valid_acc``, ``target``, ``accuracy``, ``acc`` or ``y``), or no header and one cell per line
     with an optional second field, the target. Cells are arch strings or indices; ``#`` starts a comment.
     """
-    space = space or NB201Space()
+    space = space or default_space()
     p = Path(path)
     if not p.is_file():
         raise NasscoutError(f"cells file {str(p)!r} not found")

@@ -10,6 +10,8 @@ targets are standardised (BANANAS regressed raw validation error in percent); fr
 appended to the encoding when given (``cell_features``; ``structure=True`` adds the live-structure
 columns); members are trained as one batched network, which is the same computation, only faster.
 
+On a space without the path encoding (NAS-Bench-Graph) the members read the one-hot encoding instead.
+
 Uncertainty is the members' spread (what BANANAS' Thompson sampling uses), calibrated on held-out cells.
 
 Per-step refits inside a search (``warm_start=True``): the next ``fit`` continues training the same members
@@ -22,8 +24,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from predictors.base import TorchEnsemble, check_number, glorot
-from surrogate.spaces.nb201 import NB201Space, encode
+from predictors.base import check_number
+from predictors.torch_ensemble import TorchEnsemble, glorot
+from surrogate.space import SearchSpace
 
 
 class MLPEnsemblePredictor(TorchEnsemble):
@@ -35,7 +38,7 @@ class MLPEnsemblePredictor(TorchEnsemble):
         self,
         *,
         seed: int = 0,
-        space: NB201Space | None = None,
+        space: SearchSpace | None = None,
         cell_features: np.ndarray | None = None,
         structure: bool = False,
         encoding: str = "path",
@@ -72,7 +75,7 @@ class MLPEnsemblePredictor(TorchEnsemble):
         self.n_threads = n_threads
 
     def _inputs(self, idx: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        x = encode(idx, self.encoding).reshape(len(idx), -1).astype(np.float32)
+        x = self._encode(idx).reshape(len(idx), -1).astype(np.float32)
         side = self._side(idx)
         if side is not None:
             x = np.concatenate([x, side.astype(np.float32)], axis=1)

@@ -100,6 +100,13 @@ class SeenCells:
         self.codes = np.asarray(space.class_ids, dtype=np.int64) if isomorphs else all_cells
         self.seen = np.zeros(space.n_classes if isomorphs else self.n_cells, dtype=bool)
         self.n_seen = 0
+        # the cells a search may propose (a table's subset in a restricted view of the space)
+        self.candidates = np.asarray(space.candidates, dtype=np.int64)
+        self.n_classes = (
+            len(self.seen)
+            if len(self.candidates) == self.n_cells
+            else len(np.unique(self.codes[self.candidates]))
+        )
 
     def add(self, indices: np.ndarray | int) -> None:
         cls = self.codes[np.asarray(indices, dtype=np.int64).reshape(-1)]
@@ -111,7 +118,7 @@ class SeenCells:
 
     @property
     def exhausted(self) -> bool:
-        return self.n_seen >= len(self.seen)
+        return self.n_seen >= self.n_classes
 
     def unseen(self, indices: np.ndarray) -> np.ndarray:
         """Drop seen cells and keep one cell per class (first occurrence), preserving order."""
@@ -125,11 +132,13 @@ class SeenCells:
 
     def all_unseen(self) -> np.ndarray:
         """Every unseen cell (all members of each unseen class), ascending index."""
-        return np.flatnonzero(~self.seen[self.codes])
+        c = self.candidates
+        return c[~self.seen[self.codes[c]]]
 
     def random_unseen(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Up to ``n`` cells of distinct unseen classes, uniform over cells; fewer only when few remain."""
-        draw = rng.integers(0, self.n_cells, size=max(4 * n, 16), dtype=np.int64)
+        c = self.candidates
+        draw = c[rng.integers(0, len(c), size=max(4 * n, 16), dtype=np.int64)]
         out = self.unseen(draw)
         if len(out) < n:  # the space is nearly used up: choose among what is left
             rest = self.unseen(rng.permutation(self.all_unseen()))

@@ -61,7 +61,8 @@ class SearchContext:
 class Strategy(ABC):
     """Base class: stores arguments, owns the RNG and the trial counter; subclasses implement ``ask``/``tell``.
 
-    A strategy knows its space only through the :class:`~surrogate.space.SearchSpace` API (``n_cells``,
+    A strategy knows its space only through the :class:`~surrogate.space.SearchSpace` API (``candidates``,
+    the cells it may propose, ``n_cells``,
     ``cardinalities``, ``cell_ops``, ``indices_from_ops``, moves, ``class_ids``, ``encode``), so the same code runs
     on every space. What a strategy needs beyond that (two fidelities, an encoding) it checks in
     :meth:`unsupported`, which the constructor turns into one ``NasscoutError`` line.
@@ -82,6 +83,12 @@ class Strategy(ABC):
             raise NasscoutError(f"{self.name}: {reason}")
         self.rng = np.random.default_rng(self.seed)
         self._next_id = 0
+
+    def _random_cell(self) -> int:
+        """A uniform cell among those the search may propose (``space.candidates``: every cell, or a
+        table's subset); on the full space the same draw as ``rng.integers(n_cells)``."""
+        c = self.space.candidates
+        return int(c[self.rng.integers(len(c))])
 
     def _new_trial(self, index: int, fidelity: int | None = None, **info: Any) -> Trial:
         trial = Trial(self._next_id, int(index), fidelity, info)

@@ -185,7 +185,7 @@ class ModelBasedStrategy(Strategy):
 
     def _init_cell(self) -> int:
         if self._seen.exhausted:
-            return int(self.rng.integers(self.space.n_cells))
+            return self._random_cell()
         return int(self._seen.random_unseen(self.rng, 1)[0])
 
     def _model_cell(self) -> int:
@@ -209,7 +209,7 @@ class ModelBasedStrategy(Strategy):
         if len(self._obs_acc) > self._fit_n:
             self._fit()
         if self._seen.exhausted:  # every class proposed: allow repeats, best predicted first
-            cand = np.arange(self.space.n_cells, dtype=np.int64)
+            cand = np.asarray(self.space.candidates, dtype=np.int64)
         else:
             cand = self._candidates()
         mean, std = self.model_.predict(cand, return_std=True)

@@ -57,7 +57,7 @@ class _Evolution(Strategy):
         # The first population_size proposals are random (uniform, with replacement, as NASLib);
         # with more workers than population members the population may still be empty.
         if self._asked < self.population_size or not self._members:
-            index = int(self.rng.integers(self.space.n_cells))
+            index = self._random_cell()
         else:
             # one draw of sample_size + 1 uniforms: floor(u * n) is uniform on 0..n-1 up to 2**-53, and 3x
             # cheaper than Generator.integers (this is the hot path of 100-seed benchmarks)

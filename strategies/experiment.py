@@ -23,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail, read_journal
+from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail
+from strategies.journal_check import read_checked
 from strategies.registry import get_strategy, parse_strategy_list
 from strategies.results import (
     LOCK_NAME,
     META_NAME,
     RESULTS_NAME,
+    missing_meta_message,
     read_meta,
     write_meta,
     write_results,
@@ -237,6 +239,17 @@ def _strategy_facts(names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, l
     return options, objectives
 
 
+def _hv_ref(valid: np.ndarray, params: np.ndarray) -> list[float | None]:
+    """Hypervolume reference of (accuracy up, params down): the worst of each over the benchmark's cells;
+    None where the benchmark records no such value (e.g. no params)."""
+
+    def worst(a: np.ndarray, fn: Any) -> float | None:
+        a = a[np.isfinite(a)]
+        return float(fn(a)) if a.size else None
+
+    return [worst(valid, np.min), worst(params, np.max)]
+
+
 def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[str, Any]:
     """Everything needed to reproduce and to report the run without reloading the benchmark."""
     ds = config.dataset
@@ -268,7 +281,7 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
             "best_arch": bench.space.format(int(best_index)),
             "best_valid_acc": float(best_value),
             # hypervolume reference for (accuracy up, params down): the worst value of each over all cells
-            "hv_ref": [float(np.nanmin(mean.valid_acc)), float(np.nanmax(mean.params_m))],
+            "hv_ref": _hv_ref(mean.valid_acc, mean.params_m),
         },
         "noise": "trial t of seed s observes recorded seed number floor(u * n_seeds) of its cell, "
         "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]"
@@ -308,6 +321,8 @@ def prepare_new(out: Path) -> int:
     if out.exists() and not out.is_dir():
         raise NasscoutError(f"--out {out} is a file; give a directory")
     taken = [n for n in (META_NAME, JOURNAL_NAME, RESULTS_NAME) if (out / n).exists()]
+    if taken and META_NAME not in taken and (out / JOURNAL_NAME).is_file():
+        raise NasscoutError(missing_meta_message(out))
     if taken:
         raise NasscoutError(
             f"{out} already holds a run ({', '.join(taken)}); add --resume to continue it, "
@@ -506,17 +521,20 @@ def run_experiment(
     quiet: bool = False,
     command_line: list[str] | None = None,
     resume: bool = False,
+    rebuild_meta: bool = False,
 ) -> RunSummary:
-    """Run (or, with ``resume``, continue) every search of ``config`` into ``out``."""
+    """Run (or, with ``resume``, continue) every search of ``config`` into ``out``; ``rebuild_meta``
+    (with ``resume``) first rebuilds a lost meta.json from ``config`` (see strategies.rebuild_meta)."""
     jobs = _int_in(jobs, "--jobs", 1, 256)
+    rebuild = bool(resume and rebuild_meta)
     if config.backend == "simulated":
-        return _run_experiment(Path(out), config, bench, jobs, quiet, command_line, resume)
+        return _run_experiment(Path(out), config, bench, jobs, quiet, command_line, resume, rebuild)
     # real trials: searches run one after another, each with the backend's workers; the workers (or the
     # Dask scheduler) are reached before the run directory is touched
     _S.backend = config.make_backend()
     try:
         _S.backend.connect()
-        return _run_experiment(Path(out), config, bench, 1, quiet, command_line, resume)
+        return _run_experiment(Path(out), config, bench, 1, quiet, command_line, resume, rebuild)
     finally:
         _S.backend.close()
         _S.backend = None
@@ -530,15 +548,22 @@ def _run_experiment(
     quiet: bool,
     command_line: list[str] | None,
     resume: bool,
+    rebuild: bool = False,
 ) -> RunSummary:
     t0 = time.perf_counter()
     command_line = command_line if command_line is not None else list(sys.argv)
-    if resume:
-        if not (out / META_NAME).exists():
-            raise NasscoutError(
-                f"nothing to resume in {out}: {META_NAME} is missing; run without --resume"
-            )
-        meta = read_meta(out)
+    replay_all = False  # a rebuilt meta.json on real trainings: replay (and so check) every search
+    if rebuild:
+        from strategies.rebuild_meta import rebuild_meta
+
+        lock = _lock(out)
+        try:
+            meta, replay_all = rebuild_meta(out, config, bench, command_line)
+        except BaseException:
+            os.close(lock)
+            raise
+    elif resume:
+        meta = read_meta(out)  # names what is left when meta.json is gone
         compare_options(meta, config.to_json())
         lock = _lock(out)
     else:
@@ -559,9 +584,12 @@ def _run_experiment(
             journal_path.touch()
         except OSError as exc:
             raise _dir_error(out, exc) from None
-        contents = read_journal(journal_path)
+        checked = read_checked(
+            journal_path, meta
+        )  # lines that do not belong are named, then ignored
+        contents = checked.contents
         all_tasks = [(s, seed) for s in config.strategies for seed in config.seeds]
-        tasks = [t for t in all_tasks if t not in contents.done]
+        tasks = [t for t in all_tasks if replay_all or t not in contents.done]
         _S.config, _S.bench, _S.journal_path = config, bench, journal_path
         if bench.kind == "tabular":
             table_lookup(bench, config.dataset)  # built once here, inherited by forked workers
@@ -573,7 +601,8 @@ def _run_experiment(
             _execute(tasks, jobs, bar)
             if total is not None:
                 bar.update(total - bar.n)
-        final = write_results(out, meta)
+        # warn at the end only when the start did not already (a resume re-reads the same lines)
+        final = write_results(out, meta, warn=not (checked.left_out or contents.damaged_lines))
     except OSError as exc:
         raise _dir_error(out, exc) from None
     finally:

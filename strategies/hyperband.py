@@ -136,10 +136,10 @@ class SuccessiveHalving(Strategy):
     def _sample_unseen(self, n: int) -> list[int]:
         out: list[int] = []
         while len(out) < n:
-            if self._n_seen >= self.space.n_cells:  # space exhausted: allow repeats
-                out.append(int(self.rng.integers(self.space.n_cells)))
+            if self._n_seen >= len(self.space.candidates):  # space exhausted: allow repeats
+                out.append(self._random_cell())
                 continue
-            i = int(self.rng.integers(self.space.n_cells))
+            i = self._random_cell()
             if not self._seen[i]:
                 self._seen[i] = True
                 self._n_seen += 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strategies.row import Row
+from strategies.row import Row, _as_int
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -112,13 +112,24 @@ class JournalContents:
         return sum(len(r) for r in self.rows.values())
 
 
-def read_journal(path: str | os.PathLike, *, warn: bool = True) -> JournalContents:
-    """Parse a journal (unknown numbers stay None, as written). A partial last line (a write cut by a crash) is ignored; a damaged line elsewhere
-    (a torn concurrent write) is skipped with a warning: its evaluation is simply redone on resume.
-    A repeated (strategy, seed, trial) keeps its first line."""
-    out = JournalContents()
-    finished: dict[tuple[str, int], int] = {}
+@dataclass
+class JournalLines:
+    """A journal line by line, before any judgement: readable evaluations and done markers with their line
+    numbers (1-based), in file order. ``strategies.journal_check`` decides which belong to a run."""
+
+    evaluations: list[tuple[int, Row]] = field(default_factory=list)
+    markers: list[tuple[int, tuple[str, int], int]] = field(
+        default_factory=list
+    )  # (line, key, rows)
+    damaged_lines: list[int] = field(default_factory=list)
+    partial_tail: bool = False
+    path: Path | None = None
+
+
+def parse_journal(path: str | os.PathLike) -> JournalLines:
+    """Split a journal into lines and parse each; never raises on content (a bad line is 'damaged')."""
     p = Path(path)
+    out = JournalLines(path=p)
     if not p.exists():
         return out
     data = p.read_bytes()
@@ -128,34 +139,61 @@ def read_journal(path: str | os.PathLike, *, warn: bool = True) -> JournalConten
     elif lines:
         lines.pop()  # no newline after it: written partially
         out.partial_tail = True
-    try:  # fast path: one parse for the whole file
+    try:  # fast path: one parse for the whole file (a line holding "a,b" would shift it: length check)
         parsed = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
-    except ValueError:
+        if len(parsed) != len(lines):
+            parsed = None
+    except (ValueError, RecursionError):
         parsed = None
     for number, raw in enumerate(lines, start=1):
         try:
             row = parsed[number - 1] if parsed is not None else json.loads(raw)
             if not isinstance(row, dict):
                 raise ValueError("not an object")
-            key = (str(row["strategy"]), int(row["seed"]))
             if row.get("done"):
-                finished[key] = int(row.get("rows", -1))
+                key = (str(row["strategy"]), _as_int(row["seed"]))
+                out.markers.append((number, key, _as_int(row.get("rows", -1))))
                 continue
-            evaluation = Row.from_json(row)
-        except (ValueError, KeyError, TypeError):
+            out.evaluations.append((number, Row.from_json(row)))
+        except (ValueError, KeyError, TypeError, RecursionError):
             out.damaged_lines.append(number)
-            continue
-        out.rows.setdefault(key, {}).setdefault(evaluation.trial, evaluation)
+    return out
+
+
+def contents_of(
+    lines: JournalLines, evaluations: list[tuple[int, Row]] | None = None
+) -> JournalContents:
+    """Assemble rows per search from (a selection of) the parsed lines; a repeated (strategy, seed, trial)
+    keeps its first line. A search is done when its last marker counts exactly the rows it has."""
+    out = JournalContents(damaged_lines=list(lines.damaged_lines), partial_tail=lines.partial_tail)
+    for _, row in lines.evaluations if evaluations is None else evaluations:
+        out.rows.setdefault((row.strategy, row.seed), {}).setdefault(row.trial, row)
+    finished = {key: n for _, key, n in lines.markers}
     # a run whose rows were partly lost to a damaged line is not finished: resume redoes the missing ones
     out.done = {k for k, n in finished.items() if len(out.rows.get(k, ())) == n}
-    if warn and out.damaged_lines:
-        shown = ", ".join(map(str, out.damaged_lines[:5]))
+    return out
+
+
+def warn_damaged(lines: JournalLines) -> None:
+    if lines.damaged_lines:
+        shown = ", ".join(map(str, lines.damaged_lines[:5]))
         print(
-            f"nasscout: warning: skipped {len(out.damaged_lines)} damaged line(s) in {p} (line {shown}); "
-            "their evaluations are redone on --resume",
+            f"nasscout: warning: skipped {len(lines.damaged_lines)} damaged line(s) in {lines.path} "
+            f"(line {shown}); their evaluations are redone on --resume",
             file=sys.stderr,
         )
-    return out
+
+
+def read_journal(path: str | os.PathLike, *, warn: bool = True) -> JournalContents:
+    """Parse a journal without checking it against a run (unknown numbers stay None, as written). A partial
+    last line (a write cut by a crash) is ignored; a damaged line elsewhere (a torn concurrent write) is
+    skipped with a warning: its evaluation is simply redone on resume. A repeated (strategy, seed, trial)
+    keeps its first line. ``strategies.journal_check.read_checked`` also checks every line against meta.json.
+    """
+    lines = parse_journal(path)
+    if warn:
+        warn_damaged(lines)
+    return contents_of(lines)
 
 
 def drop_partial_tail(path: str | os.PathLike) -> bool:

@@ -89,10 +89,12 @@ class LocalSearch(Strategy):
             self._n_seen += 1
 
     def _random_unseen(self) -> int:
-        if self._n_seen >= self.space.n_cells:  # whole space evaluated: only repeats are left
-            return int(self.rng.integers(self.space.n_cells))
+        if self._n_seen >= len(
+            self.space.candidates
+        ):  # whole space evaluated: only repeats are left
+            return self._random_cell()
         while True:
-            i = int(self.rng.integers(self.space.n_cells))
+            i = self._random_cell()
             if not self._seen[i]:
                 return i
 

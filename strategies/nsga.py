@@ -120,10 +120,10 @@ class _Evolver(Strategy):
         return int(index)
 
     def _random_unseen(self) -> int:
-        if self._n_seen >= self.space.n_cells:
-            return int(self.rng.integers(self.space.n_cells))
+        if self._n_seen >= len(self.space.candidates):
+            return self._random_cell()
         while True:
-            i = int(self.rng.integers(self.space.n_cells))
+            i = self._random_cell()
             if not self._seen[i]:
                 return i
 

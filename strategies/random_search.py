@@ -27,7 +27,7 @@ class RandomSearch(Strategy):
 
     def ask(self) -> Trial:
         if self._pos >= len(self._order):
-            self._order = self.rng.permutation(self.space.n_cells).tolist()
+            self._order = self.rng.permutation(self.space.candidates).tolist()
             self._pos = 0
         index = self._order[self._pos]
         self._pos += 1

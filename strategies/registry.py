@@ -46,7 +46,13 @@ def list_strategies() -> list[tuple[str, str]]:
 
 def parse_strategy_list(text: str) -> list[str]:
     """``"rea,bananas"`` or ``"all"`` -> validated names, in the order given, without repeats."""
-    parts = [p.strip().lower() for p in str(text).split(",") if p.strip()]
+    raw = [p.strip().lower() for p in str(text).split(",")]
+    parts = [p for p in raw if p]
+    if parts and len(parts) != len(raw):
+        raise NasscoutError(
+            f"strategy list {str(text)[:80]!r} has an empty name; accepted: comma-separated names "
+            f"such as 'rs,rea', or 'all'"
+        )
     if not parts:
         raise NasscoutError(f"no strategy given; accepted: all, or any of {', '.join(STRATEGIES)}")
     names: list[str] = []

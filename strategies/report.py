@@ -91,9 +91,14 @@ def _at(curves: list[SeedCurve], attr: str, n: int | None) -> list[float]:
     return vals
 
 
-def summarize(df: Any, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per strategy: the figures ``nasscout report --json`` prints (NaN where undefined)."""
+def summarize(
+    df: Any, meta: dict[str, Any], strategies: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per strategy: the figures ``nasscout report --json`` prints (NaN where undefined). ``strategies``
+    lists every strategy to include, in order (those without rows get n_seeds 0 and NaN figures)."""
     curves = seed_curves(df, meta)
+    if strategies is not None:
+        curves = {s: curves.get(s, []) for s in strategies}
     objectives = meta.get("objectives", {})
     summary: dict[str, dict[str, Any]] = {}
     for strategy, cs in curves.items():
@@ -109,7 +114,7 @@ def summarize(df: Any, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
         med = float(np.median(first)) if first else math.nan
         s["median_queries_to_optimum"] = med if math.isfinite(med) else math.nan
         s["frac_seeds_reaching_optimum"] = float(np.mean(np.isfinite(first))) if first else math.nan
-        s["queries_mean"] = float(np.mean([len(c.regret) for c in cs]))
+        s["queries_mean"] = float(np.mean([len(c.regret) for c in cs])) if cs else math.nan
         s["sim_time_mean_final_s"] = mean_ci(_at(cs, "sim_time", None))[0]
         if strategy in objectives:
             s.update(_pareto(cs, meta))
@@ -124,6 +129,8 @@ def _pareto(curves: list[SeedCurve], meta: dict[str, Any]) -> dict[str, Any]:
     except ImportError:
         return {}
     ref = meta["benchmark"]["hv_ref"]
+    if ref is None or None in ref:  # the benchmark records no params: no front to measure
+        return {}
     sizes, hvs = [], []
     for c in curves:
         pts = np.column_stack([c.true_acc, c.params_m])
@@ -152,7 +159,12 @@ def _pm(mean: float, half: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
-def format_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+def format_table(
+    summary: dict[str, dict[str, Any]], meta: dict[str, Any], notes: list[str] | None = None
+) -> str:
+    """The text report; ``notes`` (missing/incomplete data, see strategies.completeness) follow the tables.
+    With completeness keys in ``summary``, the seeds column reads "used/with rows" where they differ and a
+    * marks statistics that include incomplete searches."""
     cfg, b = meta["config"], meta["benchmark"]
     budget = []
     if cfg.get("budget_queries"):
@@ -180,9 +192,11 @@ def format_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> st
         vals.append(_pm(s["regret_mean_final"], s["regret_ci95_final"]))
         med = s["median_queries_to_optimum"]
         frac = s["frac_seeds_reaching_optimum"]
-        found = f"{frac:.0%}" + (f", q~{med:.0f}" if math.isfinite(med) else "")
+        found = (
+            f"{frac:.0%}" + (f", q~{med:.0f}" if math.isfinite(med) else "") if cs_ok(s) else "-"
+        )
         lines.append(
-            f"{name:<{width}}  {s['n_seeds']:>5}  "
+            f"{name:<{width}}  {_seeds(s):>5}  "
             + "  ".join(f"{v:>13}" for v in vals)
             + f"  {found:>13}"
         )
@@ -212,12 +226,22 @@ def format_table(summary: dict[str, dict[str, Any]], meta: dict[str, Any]) -> st
         ]
         for name, s in mo.items():
             lines.append(
-                f"{name:<{width}}  front size {s['pareto_front_size_mean']:.1f}  "
+                f"{name:<{width}}  front size {_pm(s['pareto_front_size_mean'], math.nan, 1)}  "
                 f"hypervolume {_pm(s['hypervolume_mean'], s['hypervolume_ci95'], 3)}"
             )
     elif meta.get("objectives"):
         lines.append("Pareto summary unavailable: strategies.pareto is missing")
-    return "\n".join(lines)
+    return "\n".join(lines + (notes or []))
+
+
+def cs_ok(s: dict[str, Any]) -> bool:
+    return math.isfinite(s.get("frac_seeds_reaching_optimum", math.nan))
+
+
+def _seeds(s: dict[str, Any]) -> str:
+    used = s.get("n_seeds_in_statistics", s["n_seeds"])
+    text = str(used) if used == s["n_seeds"] else f"{used}/{s['n_seeds']}"
+    return text + ("*" if s.get("statistics_over", "").startswith("all") else "")
 
 
 # ---- plots --------------------------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ import json
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from strategies.journal import JOURNAL_NAME, JournalContents, read_journal
+from strategies.journal import JOURNAL_NAME, JournalContents
+from strategies.journal_check import CheckedJournal, read_checked
 from surrogate.atomic import atomic_write as _atomic_write
 from surrogate.errors import NasscoutError
 
@@ -71,12 +73,15 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    atomic_write(directory / META_NAME, json.dumps(meta, indent=2, sort_keys=False) + "\n")
+    text = json.dumps(nan_to_none(meta), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write(directory / META_NAME, text + "\n")
 
 
 def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory) / META_NAME
     if not path.exists():
+        if (Path(directory) / JOURNAL_NAME).is_file():
+            raise NasscoutError(missing_meta_message(Path(directory)))
         raise NasscoutError(f"{directory} is not a nasscout run: {META_NAME} is missing")
     try:
         meta = json.loads(path.read_text())
@@ -84,6 +89,36 @@ def read_meta(directory: str | os.PathLike) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError):
         raise NasscoutError(f"{path} is damaged (not the JSON nasscout wrote)") from None
     return meta
+
+
+def missing_meta_message(directory: Path) -> str:
+    """One line for a run whose meta.json is gone but whose journal is not: what the journal still says,
+    why it cannot be used alone, and the way on."""
+    from strategies.journal import parse_journal
+
+    lines = parse_journal(directory / JOURNAL_NAME)
+    rows = [r for _, r in lines.evaluations]
+    strategies = list(dict.fromkeys(r.strategy for r in rows))
+    seeds = sorted({r.seed for r in rows})
+    trials = max((r.trial for r in rows), default=-1) + 1
+    held = (
+        f"{len(rows):,} evaluations of {','.join(strategies)[:200]}, seeds "
+        f"{seeds[0]}..{seeds[-1]}, up to {trials} per search"
+        if rows
+        else "no evaluations"
+    )
+    opts = (
+        f"--strategy {','.join(strategies)[:200]} --first-seed {seeds[0]} --seeds {seeds[-1] - seeds[0] + 1}"
+        if rows
+        else "--strategy ..."
+    )
+    return (
+        f"{directory / META_NAME} is missing, and with it the run's options that every journal line is "
+        f"checked against; the journal ({held}) is intact: rebuild meta.json by repeating the run's own "
+        f"options, e.g. nasscout run --out {directory} --resume --rebuild-meta {opts} --budget-queries N "
+        "[...] (the journal is checked against them; the original command line, start time and versions "
+        "cannot be recovered)"
+    )
 
 
 def _csv_field(value: Any) -> str:
@@ -139,12 +174,12 @@ def results_text(contents: JournalContents, meta: dict[str, Any], space: Any = N
 
 
 def write_results(
-    directory: str | os.PathLike, meta: dict[str, Any] | None = None
+    directory: str | os.PathLike, meta: dict[str, Any] | None = None, *, warn: bool = True
 ) -> JournalContents:
-    """Rewrite ``results.csv`` from the journal (atomically); returns what the journal held."""
+    """Rewrite ``results.csv`` from the journal's lines that belong to the run (atomically); returns them."""
     directory = Path(directory)
     meta = meta or read_meta(directory)
-    contents = read_journal(directory / JOURNAL_NAME)
+    contents = read_checked(directory / JOURNAL_NAME, meta, warn=warn).contents
     atomic_write(directory / RESULTS_NAME, results_text(contents, meta))
     return contents
 
@@ -173,20 +208,37 @@ def _frame(text: str, source: Path):  # -> pandas.DataFrame
     return df
 
 
+@dataclass
+class RunData:
+    """A run directory as the report sees it: the evaluations, meta.json, and the checked journal (None when
+    only results.csv was shared: then nothing says which searches finished)."""
+
+    df: Any  # pandas.DataFrame with columns COLUMNS
+    meta: dict[str, Any]
+    journal: CheckedJournal | None
+
+
 def load_results(directory: str | os.PathLike):  # -> (DataFrame, meta)
     """All evaluations of a run directory as one DataFrame (columns ``COLUMNS``), plus its meta.
 
-    With a journal present, ``results.csv`` is first rewritten from it (so an interrupted run can be
-    reported; in a read-only directory the table is built in memory); without one (results shared without
-    their journal), ``results.csv`` is read as is.
+    With a journal present, ``results.csv`` is first rewritten from its lines that belong to the run (so an
+    interrupted run can be reported; in a read-only directory the table is built in memory); without one
+    (results shared without their journal), ``results.csv`` is read as is.
     """
+    run = load_run(directory)
+    return run.df, run.meta
+
+
+def load_run(directory: str | os.PathLike) -> RunData:
+    """As :func:`load_results`, keeping the checked journal (which searches finished, what was left out)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise NasscoutError(f"run directory {directory} does not exist")
     meta = read_meta(directory)
     path = directory / RESULTS_NAME
     if (directory / JOURNAL_NAME).exists():
-        text = results_text(read_journal(directory / JOURNAL_NAME), meta)
+        checked = read_checked(directory / JOURNAL_NAME, meta)
+        text = results_text(checked.contents, meta)
         try:
             atomic_write(path, text)
         except OSError as exc:
@@ -194,10 +246,10 @@ def load_results(directory: str | os.PathLike):  # -> (DataFrame, meta)
                 f"nasscout: warning: cannot rewrite {path} ({exc.strerror}); using the journal",
                 file=sys.stderr,
             )
-        return _frame(text, directory / JOURNAL_NAME), meta
+        return RunData(_frame(text, directory / JOURNAL_NAME), meta, checked)
     if not path.exists():
         raise NasscoutError(f"{directory} has neither {JOURNAL_NAME} nor {RESULTS_NAME}")
-    return _frame(path.read_text(encoding="utf-8", errors="replace"), path), meta
+    return RunData(_frame(path.read_text(encoding="utf-8", errors="replace"), path), meta, None)
 
 
 def nan_to_none(obj: Any) -> Any:

@@ -92,6 +92,8 @@ def _finite_or_none(v: Any) -> Any:
 def _as_int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError(f"expected an integer, got {v!r}")
+    if not -(2**63) <= v < 2**63:  # journal numbers become int64 arrays
+        raise ValueError("integer out of the int64 range")
     return v
 
 

@@ -146,6 +146,10 @@ class Runner:
         self.fidelities = tuple(benchmark.fidelities_for(self.dataset))
         self.top_fidelity = max(self.fidelities)
         self.cells = np.asarray(benchmark.cells_for(self.dataset), dtype=np.int64)
+        # a table answers only its cells: strategies see a view of the space that proposes only those
+        # (other kinds answer any cell: a surrogate predicts it, real training trains it)
+        space = benchmark.space
+        self.space = space.restricted(self.cells) if benchmark.kind == "tabular" else space
         # every (cell, fidelity) once: a budget beyond that is a typo, not an experiment
         self.max_queries = benchmark.space.n_cells * len(self.fidelities)
         if budget_queries is None and budget_seconds is None:
@@ -209,7 +213,7 @@ class Runner:
             from strategies.registry import get_strategy
 
             strategy = get_strategy(strategy)
-        return strategy(self.benchmark.space, seed=self.seed, context=self.context, **options)
+        return strategy(self.space, seed=self.seed, context=self.context, **options)
 
     def _check_trial(self, trial: Any, name: str) -> tuple[int, int]:
         if not isinstance(trial, Trial):

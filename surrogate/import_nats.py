@@ -72,6 +72,7 @@ TSS_EXPECTED = (
     "(meta.pickle.pbz2 plus one NNNNNN.pickle.pbz2 per cell)"
 )
 PTH_EXPECTED = "expected NAS-Bench-201-v1_0-e61699.pth or NAS-Bench-201-v1_1-096897.pth"
+_DAMAGED = "the archive looks damaged or is not an official NATS-Bench file: unpack it again"
 _CELL_FILE = re.compile(r"^(\d+)\.pickle\.pbz2$")
 
 
@@ -242,17 +243,11 @@ def _extract_cell(
 
 
 def _read_cell_file(job: tuple[str, int, tuple[str, ...], tuple[str, ...], str]) -> dict[str, Any]:
-    """Worker: decompress one cell file with the nats_bench reader and extract it (top level: picklable)."""
-    from nats_bench.api_utils import pickle_load
+    """Worker: decompress one cell file with the restricted unpickler and extract it (top level: picklable)."""
+    from surrogate.safe_pickle import nats_archive, safe_load_file
 
     path, index, hps, datasets, arch = job
-    try:
-        records = pickle_load(path)
-    except Exception as exc:  # bz2, pickle and truncation errors all mean the same to the user
-        raise DataError(
-            f"cannot read cell file {path} ({type(exc).__name__}: {exc}); the archive looks damaged, "
-            "unpack it again"
-        ) from None
+    records = safe_load_file(path, nats_archive, expected=_DAMAGED)
     return _extract_cell(path, index, records, hps, datasets, arch)
 
 
@@ -422,14 +417,14 @@ def _write(out: str | os.PathLike | None, name: str, description: str, parts: tu
 
 
 def _nats_version() -> str:
+    """How the archive was read: nasscout's restricted unpickler, on the record layout of nats_bench."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from importlib.metadata import version
-
-        return f"nats_bench {version('nats_bench')}"
-    except Exception:  # not installed through pip metadata
-        import nats_bench
-
-        return f"nats_bench {nats_bench.version()}"
+        layout = f"nats_bench {version('nats_bench')}"
+    except PackageNotFoundError:
+        layout = "nats_bench"
+    return f"nasscout restricted unpickler (record layout of {layout})"
 
 
 # ---- NATS-Bench topology directory -------------------------------------------------------------------
@@ -455,15 +450,16 @@ def _tss_cells(src: Path) -> tuple[list[str], dict[int, str]]:
         raise NasscoutError(
             f"{src} is not a NATS-Bench directory (no meta.pickle.pbz2 in it); {TSS_EXPECTED}"
         )
-    import nats_bench
+    from surrogate.safe_pickle import safe_load_file
 
-    try:
-        api = nats_bench.create(str(src), "tss", fast_mode=True, verbose=False)
-    except Exception as exc:  # the API raises ValueError, bz2/pickle errors, KeyError for odd metas
-        raise DataError(
-            f"nats_bench cannot open {src} ({type(exc).__name__}: {exc}); {TSS_EXPECTED}"
-        ) from None
-    meta = list(api.meta_archs)
+    # the meta file is a plain dict (lists, strings, a set): nothing else is admitted
+    info = safe_load_file(src / "meta.pickle.pbz2", {}, expected=TSS_EXPECTED)
+    archs = info.get("meta_archs") if isinstance(info, dict) else None
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise DataError(f"{src}/meta.pickle.pbz2 has no list of arch strings; {TSS_EXPECTED}")
+    if len(set(archs)) != len(archs):
+        raise DataError(f"{src}/meta.pickle.pbz2 lists an arch twice; {TSS_EXPECTED}")
+    meta = list(archs)
     _check_order(meta, str(src), TSS_EXPECTED)
     files: dict[int, str] = {}
     for entry in os.scandir(src):
@@ -548,7 +544,10 @@ def _load_pth(src: Path, trust_pickle: bool) -> Any:
         msg = str(exc)
         tail = msg.split("WeightsUnpickler error:", 1)[-1].strip() or msg.strip()
         detail = tail.splitlines()[0][:160] if tail else type(exc).__name__
-        if not trust_pickle and "Unsupported global" in msg:
+        refused = [ln for ln in msg.splitlines() if "unsupported global" in ln.lower()]
+        if refused:  # torch >= 2.6 says so on a later line of a long message
+            detail = refused[0].strip()[:160]
+        if not trust_pickle and refused:
             raise DataError(
                 f"{src} holds objects the safe loader refuses ({detail}); if you trust the file, "
                 "re-run with --trust-pickle"

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from surrogate.atomic import clean_stale_temps
 from surrogate.errors import DataError, NasscoutError
 from surrogate.sources import benchmark_cache
 from surrogate.tabular import TabularBenchmark
@@ -44,20 +45,41 @@ def builder(name: str) -> Callable[..., Path]:
 BUILT = ("nb201", "transnas-micro", "nasbench-graph")  # built from public sources on first use
 
 
-def open_built(name: str, *, rebuild: bool = False) -> TabularBenchmark:
-    """A built-in table from the cache, built first when missing and rebuilt when corrupt."""
-    build = builder(name)
+def open_cached(
+    name: str,
+    hint: str,
+    build: Callable[[Path], object] | None = None,
+    *,
+    rebuild: bool = False,
+) -> TabularBenchmark:
+    """A cached benchmark by name, repaired where it can be: the one open path for every cache file.
+
+    Temp files of killed builds are removed; a missing, damaged or unreadable file is rebuilt when
+    ``build`` can make it (logged on stderr), else the error is one line ending in ``hint``, the command
+    that fixes it. A folder in the file's place is never deleted: the line says to move it away.
+    """
     path = benchmark_cache(name)
-    hint = f"rebuild it with `nasscout data build {name}`"
-    if rebuild or not path.exists():
+    clean_stale_temps(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a benchmark file; move it away, then {hint}")
+    if build is not None and (rebuild or not path.exists()):
         _log(f"nasscout: building the {name} benchmark into {path} (once, a few seconds)")
         build(path)
     try:
-        return TabularBenchmark.open(path, rebuild_hint=hint)
+        return TabularBenchmark.open(path, rebuild_hint="" if build else hint)
     except DataError as exc:
+        if build is None:
+            raise
         _log(f"nasscout: {exc}; rebuilding it now")
         build(path)
         return TabularBenchmark.open(path, rebuild_hint=hint)
+
+
+def open_built(name: str, *, rebuild: bool = False) -> TabularBenchmark:
+    """A built-in table from the cache, built first when missing and rebuilt when damaged."""
+    return open_cached(
+        name, f"rebuild it with `nasscout data build {name}`", builder(name), rebuild=rebuild
+    )
 
 
 def open_nb201(*, rebuild: bool = False) -> TabularBenchmark:
@@ -80,9 +102,7 @@ def load_benchmark(name: str) -> TabularBenchmark:
             name, rebuild_hint="rebuild it with the command that made it (see its README)"
         )
     elif benchmark_cache(name).exists():  # e.g. 'nats-tss' after `nasscout data import nats-tss`
-        bench = TabularBenchmark.open(
-            benchmark_cache(name), rebuild_hint=f"re-import it (`nasscout data import {name} PATH`)"
-        )
+        bench = open_cached(name, f"re-import it (`nasscout data import {name} PATH`)")
     else:
         accepted = ", ".join(n for n in BENCHMARKS if n in BUILT or benchmark_cache(n).exists())
         raise NasscoutError(

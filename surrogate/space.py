@@ -115,8 +115,40 @@ class SearchSpace:
         return np.concatenate([np.cumprod(card[::-1])[::-1][1:], [1]]).astype(np.int64)
 
     @shared
-    def raw_index(self) -> np.ndarray:
+    def _raw_table(self) -> np.ndarray:
         return self._raw_index()
+
+    @property
+    def raw_index(self) -> np.ndarray:
+        """Every choice vector's code -> the cell that represents it (-1: no cell, or outside a
+        :meth:`restricted` view)."""
+        view = self.__dict__.get("_view_raw")
+        return self._raw_table if view is None else view
+
+    @property
+    def candidates(self) -> np.ndarray:
+        """The cells a search may propose: every cell, or a benchmark's subset in a :meth:`restricted` view."""
+        view = self.__dict__.get("_view_candidates")
+        return self.all_indices if view is None else view
+
+    def restricted(self, cells: Any) -> SearchSpace:
+        """A view of this space whose samples and moves stay inside ``cells`` (e.g. a table of 200 trained
+        cells, or a dataset that lacks some ops). Indices keep their meaning; only what strategies can reach
+        changes, so a strategy written against the SearchSpace API needs no change."""
+        import copy
+
+        cells = np.unique(self.indices(np.asarray(cells, dtype=np.int64)))
+        if len(cells) == self.n_cells:
+            return self
+        if len(cells) == 0:
+            raise NasscoutError(f"cannot restrict {self.name} to no cells")
+        view = copy.copy(self)
+        allowed = np.zeros(self.n_cells + 1, dtype=bool)  # the last slot answers the table's -1
+        allowed[cells] = True
+        raw = self._raw_table
+        view.__dict__["_view_raw"] = np.where(allowed[raw], raw, -1)
+        view.__dict__["_view_candidates"] = cells
+        return view
 
     @property
     def n_cells(self) -> int:
@@ -230,8 +262,9 @@ class SearchSpace:
 
     # ---- sampling and moves -------------------------------------------------------------------------------
     def sample_indices(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
-        """Uniform cells (with replacement)."""
-        return rng.integers(0, self.n_cells, size=n, dtype=np.int64)
+        """Uniform cells among :attr:`candidates` (with replacement)."""
+        c = self.candidates
+        return c[rng.integers(0, len(c), size=n, dtype=np.int64)]
 
     def mutate_index(self, index: int, rng: np.random.Generator) -> int:
         """One random position set to another choice, landing on a different cell (a uniform move)."""
@@ -301,6 +334,12 @@ class SearchSpace:
         if table is None:
             table = self._encoding_tables[kind] = builders[kind](self.cell_ops.astype(np.int64))
         return table[self.indices(archs)]
+
+    def graph(self, archs: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The ``adjacency`` encoding split into (adjacency (n, N, N), node features (n, N, F)), for GNNs."""
+        packed = self.encode(archs, "adjacency")
+        nodes = packed.shape[1]
+        return packed[..., :nodes], packed[..., nodes:]
 
     def _onehot(self, ops: np.ndarray) -> np.ndarray:
         """(n, sum(cardinalities)) float32: a one-hot block per position, positions concatenated."""

@@ -40,7 +40,7 @@ import h5py
 import numpy as np
 
 from surrogate.atomic import atomic_path
-from surrogate.errors import DataError
+from surrogate.errors import DataError, describe_os_error
 
 SCHEMA = "nasscout-benchmark"
 SCHEMA_VERSION = 1
@@ -93,6 +93,23 @@ def write_store(
             raise ValueError(
                 f"array {key!r} has shape {a.shape}; its first axis must be {rows} (cells)"
             )
+    try:
+        _write(path, arrays, group_attrs, name, description, sources, space, attrs)
+    except OSError as exc:  # unwritable folder, disk full, a folder in the file's place
+        raise DataError(f"cannot write benchmark file {path}: {describe_os_error(exc)}") from None
+    return path
+
+
+def _write(
+    path: Path,
+    arrays: dict[str, np.ndarray],
+    group_attrs: Mapping[str, Mapping[str, Any]] | None,
+    name: str,
+    description: str,
+    sources: Mapping[str, str] | None,
+    space: str,
+    attrs: Mapping[str, Any] | None,
+) -> None:
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             for key, a in arrays.items():
@@ -113,7 +130,6 @@ def write_store(
                 sources=json.dumps(dict(sources or {}), sort_keys=True),
                 checksum=_checksum(arrays),
             )
-    return path
 
 
 class StoreData:
@@ -136,6 +152,10 @@ def read_store(path: str | os.PathLike, *, rebuild_hint: str = "") -> StoreData:
     hint = f"; {rebuild_hint}" if rebuild_hint else ""
     if not path.exists():
         raise DataError(f"benchmark file {path} does not exist{hint}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a benchmark file; move it away{hint}")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"benchmark file {path} is not readable (permission denied){hint}")
     arrays: dict[str, np.ndarray] = {}
     group_attrs: dict[str, dict] = {}
     try:
@@ -149,8 +169,23 @@ def read_store(path: str | os.PathLike, *, rebuild_hint: str = "") -> StoreData:
                     group_attrs[name] = dict(obj.attrs)
 
             f.visititems(visit)
-    except (OSError, KeyError, ValueError) as exc:
-        raise DataError(f"benchmark file {path} is unreadable or truncated ({exc}){hint}") from None
+    except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError, ... on damaged files
+        detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise DataError(
+            f"benchmark file {path} is unreadable or truncated ({type(exc).__name__}"
+            f"{': ' + detail if detail else ''}){hint}"
+        ) from None
+    try:
+        return _verified(path, arrays, attrs, group_attrs, hint)
+    except DataError:
+        raise
+    except (TypeError, ValueError, KeyError) as exc:  # attributes of the wrong type
+        raise DataError(f"{path} has damaged metadata ({type(exc).__name__}){hint}") from None
+
+
+def _verified(
+    path: Path, arrays: dict[str, np.ndarray], attrs: dict, group_attrs: dict, hint: str
+) -> StoreData:
     if attrs.get("schema") != SCHEMA:
         raise DataError(
             f"{path} is not a nasscout benchmark file (schema {attrs.get('schema')!r}){hint}"

@@ -60,7 +60,10 @@ class TabularBenchmark:
 
     def __init__(self, data: StoreData, *, space: SearchSpace | None = None):
         # the file names its space (files written before there were several spaces are NB201)
-        self.space = space or get_space(str(data.attrs.get("space", "nb201")))
+        held = str(data.attrs.get("space", "nb201"))
+        self.space = space or get_space(held)
+        if self.space.name != held:
+            raise NasscoutError(f"{data.path} holds {held} cells, not {self.space.name} cells")
         self.path = data.path
         self.name = str(data.attrs.get("name", data.path.stem))
         self.description = str(data.attrs.get("description", ""))
@@ -302,16 +305,6 @@ class TabularBenchmark:
             )
         return have[field][self.rows(archs, ds)[1]]
 
-    def metric_info(self, dataset: str) -> dict[str, Any]:
-        """``metric`` as the dict ``bench info`` prints, with the number of cells the dataset holds."""
-        ds = self.dataset(dataset)
-        m = self.metric(ds)
-        return {
-            "metric": m.name,
-            "higher_is_better": m.higher_is_better,
-            "cells": int(len(self.cells_for(ds))),
-        }
-
     def fields(self, dataset: str) -> list[str]:
         """Which fields this benchmark can answer for a dataset (absent ones are reported as missing)."""
         ds = self.dataset(dataset)
@@ -343,7 +336,10 @@ class TabularBenchmark:
             "path": str(self.path),
             "space": self.space.name,
             "arch_format": self.space.arch_format,
-            "metrics": {ds: self.metric_info(ds) for ds in self.datasets},
+            "metrics": {
+                ds: {**self.metric(ds).to_json(), "cells": int(len(self.cells_for(ds)))}
+                for ds in self.datasets
+            },
             "cost_note": str(self.attrs.get("cost_note", "")),
             "fidelity_note": str(self.attrs.get("fidelity_note", "")),
             "cells": int(len(self.cells)),

@@ -161,7 +161,7 @@ def test_model_file_round_trip_and_damage(tmp_path, nb201):
         "truncated": data[:-10],
         "cut-header": data[:30],
         "other-space": data.replace(b'"space": "nb201"', b'"space": "nb101"'),
-        "schema": data.replace(b'"schema_version": 1', b'"schema_version": 9'),
+        "schema": data.replace(b'"schema_version": 2', b'"schema_version": 9'),
         "damaged": data[:-5] + bytes(5),
         "not-a-model": b"arch,valid_acc\n1,2\n",
     }

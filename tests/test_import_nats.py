@@ -18,14 +18,9 @@ from surrogate.errors import DataError, NasscoutError
 from surrogate.import_nats import import_nats_tss, import_nb201_pth
 from surrogate.store import read_store
 from surrogate.tabular import TabularBenchmark
+from tests.conftest import SHARED_DATA
 
-FIXTURE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "nats_tss_sample"
-    / "NATS-tss-v1_0-3ffb9-simple"
-)
+FIXTURE = SHARED_DATA / "nats_tss_sample" / "NATS-tss-v1_0-3ffb9-simple"
 CELLS = [0, 11, 284]
 NATS_SET = {"cifar10": "cifar10-valid", "cifar100": "cifar100", "ImageNet16-120": "ImageNet16-120"}
 
@@ -59,7 +54,7 @@ def test_holds_exactly_the_cells_with_files(bench):
     assert bench.fidelities == (12, 200)
     assert bench.name == "nats-tss"
     assert bench.sources["archive"] == str(FIXTURE.resolve())
-    assert bench.sources["reader"].startswith("nats_bench ")
+    assert bench.sources["reader"].startswith("nasscout restricted unpickler")
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "ImageNet16-120"])

@@ -145,7 +145,8 @@ def test_gp_marginal_likelihood_gradient_matches_finite_differences(cifar10):
     gp = make_predictor("gp", cell_features=cifar10["features"])
     gp.parts_ = _parse_kernel(gp.kernel)
     data = gp._data(train)
-    gp.layout_ = _Layout(gp.parts_, True, 1.0, True)
+    gp.card_ = gp._space().cardinalities
+    gp.layout_ = _Layout(gp.parts_, True, 1.0, True, len(gp.card_))
     gp.prior_sign_, gp.prior_center_ = -1.0, float(np.mean(data["prior"]))
     z = TargetTransform("log-error", y).forward(y)
     cross, basis = gp._cross(data, data), gp._basis(data)

@@ -218,3 +218,14 @@ def test_class_ids_equal_the_nb201_string_rule_cell_by_cell(name):
     seen: dict[str, int] = {}
     want = np.array([seen.setdefault(cell_key(c, names), len(seen)) for c in ops.tolist()])
     assert np.array_equal(cell_class_ids(ops, names), want)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_graph_is_a_dag_with_one_hot_nodes(name):
+    space = get_space(name)
+    adj, feats = space.graph(space.all_indices[:300])
+    n = adj.shape[1]
+    assert adj.shape == (300, n, n) and feats.shape[:2] == (300, n)
+    assert np.all(np.triu(adj, 1) == adj)  # edges only go forward: input first, output last
+    assert np.all(feats.sum(axis=2) == 1)
+    assert np.all(adj[:, :, -1].sum(axis=1) >= 1) and np.all(adj[:, -1, :] == 0)

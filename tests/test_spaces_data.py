@@ -112,6 +112,14 @@ def test_nbgraph_values_match_the_package_reader(nbgraph):
             assert rec.params_m[0] == pytest.approx(want["para"], rel=1e-12)
 
 
+def test_safe_reader_decodes_like_the_package():
+    from nas_bench_graph import light_read
+
+    from surrogate.build_nbgraph import light_dir, read_light
+
+    assert read_light(light_dir() / "citeseer.bench") == light_read("citeseer")
+
+
 def test_safe_unpickler_refuses_code(tmp_path):
     from surrogate.build_nbgraph import read_light
 

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from surrogate.errors import NasscoutError
+from tests.conftest import SHARED_DATA
 
-FMNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_mnist"
+FMNIST = SHARED_DATA / "fashion_mnist"
 pytestmark = pytest.mark.skipif(
     not (FMNIST / "train-images-idx3-ubyte.gz").exists()
     and not Path("/usr/share/datasets/fashion-mnist").exists(),

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from surrogate.safe_pickle import pandas_frame, safe_load_file
 from surrogate.spaces.nb201 import NB201Space
 
 
 def main(src: str) -> None:
-    table = pd.read_pickle(src).sort_values("arch")
+    table = safe_load_file(src, pandas_frame).sort_values("arch")  # a pickle: only DataFrame parts
     if not np.array_equal(table["arch"].to_numpy(), np.arange(NB201Space.N_CELLS)):
         raise SystemExit(f"{src}: expected one row per index 0..15624")
     space = NB201Space()

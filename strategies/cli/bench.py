@@ -50,11 +50,11 @@ def bench_info(benchmark: str, as_json: bool) -> None:
     for ds, m in info["metrics"].items():
         direction = "higher is better" if m["higher_is_better"] else "lower is better"
         held = "" if m["cells"] == info["cells"] else f"; {m['cells']:,} cells"
-        click.echo(f"  metric {ds:16s} {m['metric']} ({direction}{held})")
+        click.echo(f"  metric {ds:16s} {m['name']} ({direction}{held})")
     for ds, fields in info["fields"].items():
         click.echo(f"  {ds:19s} {', '.join(fields)}")
     for ds, b in info["best"].items():
-        click.echo(f"  best {ds:14s} {b['valid_acc']:.4g}  #{b['index']} {b['arch']}")
+        click.echo(f"  best {ds:15s} {b['valid_acc']:.4g}  #{b['index']} {b['arch']}")
     if info.get("cost_note"):
         click.echo(f"  cost         {info['cost_note']}")
     missing = info["sources"].get("missing")

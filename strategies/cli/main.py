@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from surrogate.errors import NasscoutError
+from surrogate.errors import NasscoutError, describe_os_error
 
 # command name -> (module, attribute, one-line help)
 SUBCOMMANDS = {
@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except BrokenPipeError:
         sys.exit(0)
+    except (
+        OSError
+    ) as exc:  # unwritable or missing folders, a full disk: the user's to fix, no traceback
+        click.echo(f"nasscout: error: {describe_os_error(exc)}", err=True)
+        sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
 

@@ -152,6 +152,7 @@ def eval_cmd(
         evaluate,
         format_table,
         json_dumps,
+        pool_space,
         stderr_log,
     )
 
@@ -159,9 +160,11 @@ def eval_cmd(
     if cells_file:
         from predictors.io import read_cells_file
 
-        cells, targets = read_cells_file(cells_file)
+        cells, targets = read_cells_file(cells_file, pool_space(EvalSpec(benchmark=benchmark)))
     spec = EvalSpec(
-        predictors=_name_list(names) if names is not None else default_predictors(),
+        predictors=(
+            _name_list(names) if names is not None else default_predictors(benchmark, dataset)
+        ),
         train_sizes=(
             _int_list(train_sizes, "train size")
             if train_sizes is not None
@@ -234,7 +237,7 @@ def fit_cmd(
     from predictors.evaluation import (
         build_predictor,
         check_targets,
-        has_free_features,
+        feature_source,
         json_dumps,
     )
     from predictors.io import read_cells_file, save_predictor
@@ -258,7 +261,7 @@ def fit_cmd(
 
         from predictors.evaluation import check_split
 
-        cells, y = read_cells_file(cells_file)
+        cells, y = read_cells_file(cells_file, bench.space)
         check_split(cells, np.empty(0, dtype=np.int64))
         provenance["cells_file"] = str(Path(cells_file).resolve())
         if y is None:
@@ -277,7 +280,7 @@ def fit_cmd(
         if train_size > len(pool):
             raise NasscoutError(
                 f"train size {train_size} is larger than the {len(pool):,} cells with {ds} targets "
-                f"in {bench.name} (the space has {bench.space.N_CELLS:,})"
+                f"in {bench.name} (the space has {bench.space.n_cells:,})"
             )
         pick = np.random.default_rng(seed).permutation(len(pool))[:train_size]
         cells, y = pool[pick], pool_y[pick]
@@ -286,12 +289,20 @@ def fit_cmd(
     y = check_targets(y, "training targets")
     feat_names: list[str] = []
     table = None
-    free = has_free_features(ds)
-    if _features(features) and free and "cell_features" in _init_params(name):
-        table, feat_names = cell_features(ds, proxies=_features(features))
+    source, have = feature_source(benchmark, bench.space, ds)
+    wanted = [p for p in _features(features) if p in have]
+    if wanted and "cell_features" in _init_params(name):
+        table, feat_names = cell_features(ds, proxies=wanted, benchmark=source)
     model = build_predictor(
-        name, seed=seed, dataset=ds, features=table, options=_options(option_pairs, scoped=False)
+        name,
+        seed=seed,
+        dataset=ds,
+        features=table,
+        options=_options(option_pairs, scoped=False),
+        space=bench.space,
+        benchmark=source,
     )
+    model.check_applicable()
     start = time.perf_counter()
     model.fit(cells, y)
     fit_s = time.perf_counter() - start
@@ -355,12 +366,11 @@ def rank_cmd(model_path: str, cells_file: str | None, top: int, as_json: bool) -
     import numpy as np
 
     from predictors.io import load_predictor, read_cells_file
-    from surrogate.spaces.nb201 import NB201Space
 
     if top < 0:
         raise NasscoutError(f"--top {top} is invalid; accepted: 0 (all) or a positive integer")
-    space = NB201Space()
     model = load_predictor(model_path)
+    space = model._space()  # the cells of the space the model was fitted on
     if hasattr(model, "progress"):  # network proxies compute uncached cells: show how far they are
         model.progress = sys.stderr.isatty()
     cells = space.all_indices if cells_file is None else read_cells_file(cells_file, space)[0]
@@ -416,6 +426,8 @@ def zerocost_cmd(
     space = NB201Space()
     ds = dataset_name(dataset)
     names = _name_list(proxies)
+    if not names:
+        raise NasscoutError(f"no proxy given; accepted: {', '.join(NETWORK_PROXIES)}")
     for p in names:
         if p not in NETWORK_PROXIES:
             raise NasscoutError(f"unknown proxy {p!r}; accepted: {', '.join(NETWORK_PROXIES)}")

@@ -20,17 +20,30 @@ def report(directory: Path, as_json: bool, no_plots: bool) -> None:
     Rewrites DIRECTORY/results.csv from the journal first (so an interrupted run can be reported), then
     writes regret_vs_queries.png and regret_vs_time.png next to it.
     """
+    from strategies.completeness import notes, restrict, run_status
     from strategies.report import format_table, plot_regret, summarize
-    from strategies.results import load_results, nan_to_none
+    from strategies.results import load_run, nan_to_none
 
-    df, meta = load_results(directory)
+    if directory.exists() and not directory.is_dir():
+        raise NasscoutError(
+            f"{directory} is a file, not a run directory; accepted: a directory made by "
+            "`nasscout run --out DIR`"
+        )
+    run = load_run(directory)
+    df, meta = run.df, run.meta
     if len(df) == 0:
         raise NasscoutError(f"{directory} holds no evaluations yet; run or --resume it first")
-    summary = summarize(df, meta)
+    # every statistic over complete searches only (see strategies.completeness)
+    status = run_status(df, meta, run.journal.contents.done if run.journal else None)
+    used = restrict(df, status)
+    summary = summarize(used, meta, list(status))
+    for name, st in status.items():
+        summary[name]["n_seeds"] = len(st.seeds_present)  # seeds with evaluations, as always
+        summary[name].update(st.to_json())
     paths = []
     if not no_plots:
         try:
-            paths = plot_regret(df, meta, directory)
+            paths = plot_regret(used, meta, directory)
         except OSError as exc:
             raise NasscoutError(
                 f"cannot write plots to {directory}: {exc.strerror or exc}"
@@ -38,6 +51,7 @@ def report(directory: Path, as_json: bool, no_plots: bool) -> None:
     if as_json:
         click.echo(json.dumps(nan_to_none(summary), indent=2))
         return
-    click.echo(format_table(summary, meta))
+    left_out = len(run.journal.left_out) if run.journal else 0
+    click.echo(format_table(summary, meta, notes(status, left_out)))
     if paths:
         click.echo("plots: " + ", ".join(str(p) for p in paths))

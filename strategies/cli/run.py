@@ -84,6 +84,12 @@ def _list_strategies() -> None:
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory to create."
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option(
+    "--rebuild-meta",
+    is_flag=True,
+    help="With --resume: rebuild a lost OUT/meta.json from the options given (the run's own; the journal "
+    "is checked against them).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary line.")
 @click.option("--list-strategies", is_flag=True, help="List the strategies and exit.")
 @click.pass_context
@@ -104,6 +110,7 @@ def run(
     jobs: int,
     out: Path | None,
     resume: bool,
+    rebuild_meta: bool,
     quiet: bool,
     list_strategies: bool,
 ) -> None:
@@ -134,11 +141,20 @@ def run(
         "dask_local": dask_local,
         "dask_scheduler": dask_scheduler,
     }
-    if resume:
+    if rebuild_meta and not resume:
+        raise NasscoutError(
+            "--rebuild-meta works with --resume only (it rebuilds a lost meta.json)"
+        )
+    if resume and out.exists() and not out.is_dir():
+        raise NasscoutError(
+            f"nothing to resume: {out} is a file, not a run directory; accepted: the --out "
+            "directory of an earlier `nasscout run`"
+        )
+    if resume and not out.is_dir():
+        raise NasscoutError(f"nothing to resume: {out} does not exist; run without --resume")
+    if resume and not rebuild_meta:
         from strategies.results import read_meta
 
-        if not out.is_dir():
-            raise NasscoutError(f"nothing to resume: {out} does not exist; run without --resume")
         cfg = read_meta(out)["config"]
         given = {k for k in values if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
         # options not given are the run's; given ones are checked against it by run_experiment
@@ -187,6 +203,7 @@ def run(
             quiet=quiet,
             command_line=["nasscout", *sys.argv[1:]] if sys.argv else [],
             resume=resume,
+            rebuild_meta=rebuild_meta,
         )
     except KeyboardInterrupt:
         click.echo(

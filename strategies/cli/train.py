@@ -61,10 +61,11 @@ def train(
     from surrogate.spaces.nb201 import NB201Space
     from surrogate.training.data import canonical_dataset
     from surrogate.training.runstore import RunStore
-    from surrogate.training.trainer import RunSpec, train_run
+    from surrogate.training.trainer import RunSpec, check_device, train_run
 
     space = NB201Space()
     cell = space.index(arch)
+    check_device(device)
     if seed < 0:
         raise NasscoutError(f"--seed {seed} is invalid; accepted: an integer >= 0")
     if threads < 1:
@@ -128,7 +129,9 @@ def build_fullruns_command(
     from surrogate.training.build import build_fullruns
     from surrogate.training.data import canonical_dataset
     from surrogate.training.selection import fullruns_cells
+    from surrogate.training.trainer import check_device
 
+    check_device(device)
     ds = canonical_dataset(dataset)
     p = _preset(preset, epochs, sets)
     seed_list = _seeds(seeds)

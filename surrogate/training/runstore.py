@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.atomic import atomic_write
-from surrogate.errors import NasscoutError
+from surrogate.errors import NasscoutError, describe_os_error
 from surrogate.spaces.nb201 import NB201Space
 from surrogate.training.data import canonical_dataset
 from surrogate.training.presets import Preset, preset_from_settings
@@ -108,9 +108,10 @@ def file_settings(path: Path) -> dict[str, Any]:
                 for name in f
                 if isinstance(f[name], h5py.Group) and "training_settings" in f[name].attrs
             ]
-    except OSError as exc:
+    except Exception as exc:  # h5py: OSError, RuntimeError, KeyError, ... on damaged or odd files
+        detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         raise NasscoutError(
-            f"store {path} is not a readable HDF5 file ({exc}); use another --store"
+            f"store {path} is not a readable HDF5 file ({detail}); use another --store"
         ) from None
     if isinstance(schema, bytes):
         schema = schema.decode()
@@ -124,7 +125,17 @@ def file_settings(path: Path) -> dict[str, Any]:
             "use another --store"
         )
     text = found[0].decode() if isinstance(found[0], bytes) else str(found[0])
-    return json.loads(text)
+    return _settings_json(text, str(path))
+
+
+def _settings_json(text: str, where: str) -> dict[str, Any]:
+    try:
+        settings = json.loads(text)
+    except ValueError:
+        settings = None
+    if not isinstance(settings, dict):
+        raise NasscoutError(f"the training settings in {where} are unreadable; use another --store")
+    return settings
 
 
 class RunStore:
@@ -140,21 +151,25 @@ class RunStore:
         self.runs = self.path.with_suffix(".runs")
         if self.path.exists():
             self._check(file_settings(self.path), str(self.path))
-        self.runs.mkdir(parents=True, exist_ok=True)
         settings_file = self.runs / "settings.json"
-        with file_lock(self.runs / "store.lock"):
-            if settings_file.exists():
-                try:
-                    have = json.loads(settings_file.read_text())
-                except json.JSONDecodeError:
-                    raise NasscoutError(
-                        f"{settings_file} is unreadable; this folder is not a nasscout run store"
-                    ) from None
-                self._check(have, str(self.runs))
-            else:
-                atomic_write_text(
-                    settings_file, json.dumps(self.settings, indent=1, sort_keys=True)
-                )
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+            with file_lock(self.runs / "store.lock"):
+                if settings_file.exists():
+                    try:
+                        text = settings_file.read_text()
+                    except UnicodeDecodeError:
+                        text = ""
+                    have = _settings_json(text, str(settings_file))
+                    self._check(have, str(self.runs))
+                else:
+                    atomic_write_text(
+                        settings_file, json.dumps(self.settings, indent=1, sort_keys=True)
+                    )
+        except OSError as exc:  # read-only folder, a file where the runs folder goes, disk full
+            raise NasscoutError(
+                f"cannot use run store {self.path}: {describe_os_error(exc)}"
+            ) from None
 
     def _check(self, have: dict[str, Any], where: str) -> None:
         if have != self.settings:
@@ -170,8 +185,11 @@ class RunStore:
         settings_file = path.with_suffix(".runs") / "settings.json"
         if path.exists():
             settings = file_settings(path)
-        elif settings_file.exists():
-            settings = json.loads(settings_file.read_text())
+        elif settings_file.is_file():
+            try:
+                settings = _settings_json(settings_file.read_text(), str(settings_file))
+            except (OSError, UnicodeDecodeError):
+                raise NasscoutError(f"{settings_file} is unreadable; use another --store") from None
         else:
             raise NasscoutError(
                 f"store {path} does not exist (neither the file nor {settings_file})"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import random
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from surrogate.atomic import clean_stale_temps
 from surrogate.errors import NasscoutError
 from surrogate.spaces.nb201 import NB201Space
 from surrogate.training.data import Splits, augment, canonical_dataset, load_splits
@@ -67,13 +69,19 @@ def derived_seed(seed: int, stream: int) -> int:
     return int(np.random.SeedSequence([int(seed), stream]).generate_state(2, np.uint64)[0] >> 1)
 
 
+def check_device(device: str) -> str:
+    """The device name's form (auto, cpu, cuda, cuda:N), checked before any work starts."""
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise NasscoutError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
+    return device
+
+
 def resolve_device(device: str) -> str:
     import torch
 
+    check_device(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise NasscoutError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise NasscoutError(
             f"device {device!r} requested but CUDA is not available; use --device cpu"
@@ -95,6 +103,7 @@ def analytic_flops_m(cell: int, preset: Preset, splits: Splits) -> float:
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     import torch
 
+    clean_stale_temps(path)  # left by a killed run
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         torch.save(state, fh)
@@ -329,12 +338,19 @@ def train_run(
 def _load_checkpoint(path: Path, spec: RunSpec, dataset: str) -> dict[str, Any]:
     import torch
 
-    try:
+    try:  # weights_only: tensors and plain data only, a crafted file cannot run code
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise NasscoutError(
+            f"checkpoint {path} holds objects other than tensors and plain data and was refused "
+            "(nothing in it was run); delete it to restart that run"
+        ) from None
     except Exception as exc:  # a checkpoint is always replaced atomically; this is another file
         raise NasscoutError(
             f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it to restart that run"
         ) from None
+    if not isinstance(state, dict):
+        raise NasscoutError(f"checkpoint {path} is not a nasscout checkpoint; delete it")
     want = {
         "format": CKPT_FORMAT,
         "dataset": dataset,

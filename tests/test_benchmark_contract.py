@@ -1,0 +1,144 @@
+"""ONE contract test run over every benchmark kind: what strategies, predictors and the runner may rely on.
+
+Every new benchmark (a table of another space, a fitted surrogate, real training) is added to ``KINDS`` and
+must pass every check here, which is what lets strategy code stay free of ``hasattr`` probing.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from strategies.runner import Runner
+from surrogate.benchmark import BENCHMARK_KINDS, Benchmark, Metric, Records
+from surrogate.errors import NasscoutError
+from surrogate.space import SearchSpace
+
+REPO = Path(__file__).resolve().parents[1]
+TRAINED = (1000, 6111, 9930)
+
+
+@cache
+def _tiny_training(root: str):
+    from surrogate.training.benchmark import TrainingBenchmark
+    from surrogate.training.presets import get_preset
+
+    tiny = {"n_train": 256, "n_valid": 128, "n_test": 128, "C": 4, "N": 1, "image_size": 8}
+    bench = TrainingBenchmark(
+        "fashion-mnist", get_preset("cpu-mini", tiny, epochs=2), store=Path(root) / "t.h5"
+    )
+    bench.query(list(TRAINED), dataset="fashion-mnist")
+    return bench
+
+
+def _open(kind: str, tmp_root: Path):
+    from surrogate.registry import load_benchmark
+    from surrogate.tabular import TabularBenchmark
+
+    if kind == "nb201":
+        return load_benchmark("nb201"), "cifar10"
+    if kind == "fmnist-mini":
+        return TabularBenchmark.open(REPO / "datasets" / "nb201-fmnist-mini.h5"), "fashion-mnist"
+    if kind == "training":
+        return _tiny_training(str(tmp_root)), "fashion-mnist"
+    name, ds = kind.split("/")
+    return load_benchmark(name), ds
+
+
+KINDS = [
+    "nb201",
+    "fmnist-mini",
+    "training",
+    "transnas-micro/class_object",
+    "transnas-micro/room_layout",  # a negative loss: still higher is better
+    "nasbench-graph/cora",
+    "nasbench-graph/proteins",  # a dataset with fewer ops: a subset of the space's cells
+]
+
+
+@pytest.fixture(scope="module")
+def tmp_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("contract")
+
+
+@pytest.fixture(params=KINDS)
+def bench_ds(request, shared_data, tmp_root):
+    return _open(request.param, tmp_root)
+
+
+def test_names_kinds_and_space(bench_ds):
+    b, ds = bench_ds
+    assert isinstance(b, Benchmark)
+    assert isinstance(b.name, str) and b.name and b.kind in BENCHMARK_KINDS
+    assert isinstance(b.space, SearchSpace) and b.space.n_cells > 0
+    assert ds in b.datasets and b.dataset(ds) == ds and b.dataset(ds.upper()) == ds
+    with pytest.raises(NasscoutError, match="unknown dataset 'no-such-data'.*accepted: "):
+        b.dataset("no-such-data")
+    m = b.metric(ds)
+    assert isinstance(m, Metric) and m.name and m.higher_is_better is True
+
+
+def test_fidelities_seeds_and_cells(bench_ds):
+    b, ds = bench_ds
+    fids = b.fidelities_for(ds)
+    assert len(fids) >= 1 and list(fids) == sorted(set(fids)) and all(f > 0 for f in fids)
+    for f in fids:
+        seeds = b.seeds(ds, f)
+        assert len(seeds) >= 1 and all(isinstance(s, int) for s in seeds)
+    cells = b.cells_for(ds)
+    assert cells.dtype == np.int64 and cells.size >= 1
+    assert np.all(np.diff(cells) > 0) and cells.min() >= 0 and cells.max() < b.space.n_cells
+
+
+def test_query_is_vectorised_and_seeded(bench_ds):
+    b, ds = bench_ds
+    cells = b.cells_for(ds)[:50]
+    top = max(b.fidelities_for(ds))
+    mean = b.query(cells, dataset=ds, seed="mean")
+    assert isinstance(mean, Records) and len(mean) == len(cells) and mean.fidelity == top
+    assert np.array_equal(mean.index, cells) and np.all(np.isfinite(mean.valid_acc))
+    i = len(cells) // 2
+    one = b.query(cells[i : i + 1], dataset=ds, seed="mean")
+    assert one.valid_acc[0] == mean.valid_acc[i]  # a batch answers exactly what single queries do
+    draw = [b.query(cells, dataset=ds, seed=np.random.default_rng(7)).valid_acc for _ in range(2)]
+    assert np.array_equal(draw[0], draw[1])  # same seed, same noisy draw
+    per_seed = np.column_stack(
+        [b.query(cells, dataset=ds, seed=s).valid_acc for s in b.seeds(ds, top)]
+    )
+    assert np.all((draw[0] >= np.nanmin(per_seed, 1)) & (draw[0] <= np.nanmax(per_seed, 1)))
+    with pytest.raises(NasscoutError, match="fidelity"):
+        b.query(cells, dataset=ds, fidelity=10**6)
+
+
+def test_cost_and_best(bench_ds):
+    b, ds = bench_ds
+    cells = b.cells_for(ds)
+    cost = b.cost(cells[:50], dataset=ds)
+    assert cost.shape == (min(50, len(cells)),) and np.all(np.isfinite(cost) & (cost >= 0))
+    index, value = b.best(ds)
+    assert index in set(cells.tolist())
+    everything = b.query(cells, dataset=ds, seed="mean").valid_acc
+    assert value == pytest.approx(np.nanmax(everything))
+
+
+def test_the_runner_drives_it_with_no_knowledge_of_its_kind(bench_ds):
+    b, ds = bench_ds
+    traj = Runner(b, dataset=ds, seed=0, budget_queries=3).run("rs")
+    assert len(traj) == 3 and np.all(traj.column("cost_s") >= 0)
+    if b.kind == "tabular":  # a table answers only its cells: strategies propose only those
+        assert set(traj.column("index").tolist()) <= set(b.cells_for(ds).tolist())
+
+
+@pytest.mark.parametrize(
+    "strategy", ["rs", "rea", "evolution", "reinforce", "ls", "nsga2", "bo-gp", "bananas", "pnas"]
+)
+@pytest.mark.parametrize("kind", ["fmnist-mini", "nasbench-graph/proteins"])
+def test_every_strategy_proposes_only_cells_a_table_holds(strategy, kind, shared_data, tmp_root):
+    """A table of 200 trained cells, a dataset with fewer ops: strategies search that subset only."""
+    b, ds = _open(kind, tmp_root)
+    traj = Runner(b, dataset=ds, seed=1, budget_queries=30, observe="mean").run(strategy)
+    assert len(traj) == 30
+    assert set(traj.column("index").tolist()) <= set(b.cells_for(ds).tolist())
