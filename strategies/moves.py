@@ -12,6 +12,8 @@ runs are bit-identical to the published figures.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from surrogate.space import SearchSpace
@@ -41,7 +43,9 @@ def shift_one(rng: np.random.Generator, ops: np.ndarray, cardinalities: np.ndarr
     return out
 
 
-_TABLES: dict[SearchSpace, tuple[np.ndarray, np.ndarray]] = {}
+# (space class, digest of its choice-vector -> cell table) -> (table, counts). Not keyed by the space object:
+# spaces compare equal by class, and a restricted view (``space.restricted``) has fewer neighbours.
+_TABLES: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def neighbour_table(space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +56,10 @@ def neighbour_table(space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
     ``int(u * counts[i])`` is a uniform distinct neighbour. Built once per space with one vectorised lookup
     per column (NB201: 24 columns, ~10 ms); rows equal ``space.neighbour_indices(i)``.
     """
-    if space in _TABLES:
-        return _TABLES[space]
+    raw = np.ascontiguousarray(space.raw_index)
+    key = (type(space).__qualname__, hashlib.blake2b(raw.data, digest_size=16).hexdigest())
+    if key in _TABLES:
+        return _TABLES[key]
     ops = space.cell_ops.astype(np.int64)
     card = np.asarray(space.cardinalities, dtype=np.int64)
     n = len(ops)
@@ -74,5 +80,5 @@ def neighbour_table(space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
     table = np.take_along_axis(table, np.argsort(~valid, axis=1, kind="stable"), axis=1)
     counts = valid.sum(axis=1)
     table.setflags(write=False)
-    _TABLES[space] = (table, counts)
+    _TABLES[key] = (table, counts)
     return table, counts

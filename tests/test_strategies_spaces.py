@@ -147,3 +147,15 @@ def test_nsga_refuses_an_objective_the_context_says_is_missing():
     two = SearchContext(fidelities=(4, 16), dataset="toy", metrics=("cost_s",))
     with pytest.raises(NasscoutError, match="params_m"):
         PNSGA3(TOY, seed=0, context=two)
+
+
+def test_neighbour_tables_of_a_restricted_view_and_the_full_space_are_kept_apart():
+    """Spaces compare equal by class: a table cached for a restricted view (a table's subset) must not
+    serve the full space, or the same seed would propose other cells after an unrelated search."""
+    full = NB201Space()
+    view = full.restricted(np.arange(0, full.n_cells, 3))
+    vt, vc = neighbour_table(view)
+    ft, fc = neighbour_table(full)
+    assert vc.max() < 24 and (fc == 24).all()
+    assert ft[777].tolist() == full.neighbour_indices(777).tolist()
+    assert np.isin(vt[vt >= 0], view.candidates).all()
