@@ -184,6 +184,16 @@ def make_config(
             str(exc).replace("budget_seconds", "--budget-seconds").replace("n_workers", "--workers")
         )
         raise NasscoutError(msg) from None
+    # a strategy that cannot run here says so now, before anything touches the disk; `all` means "all
+    # that apply" and names the ones it leaves out
+    reasons = {n: _cannot_run(runner, n) for n in names}
+    skipped = [n for n in names if reasons[n] is not None]
+    if skipped and str(strategies).strip() == "all":
+        for n in skipped:
+            print(f"nasscout: --strategy all leaves out {n}: {reasons[n]}", file=sys.stderr)
+        names = [n for n in names if reasons[n] is None]
+    elif skipped:
+        raise NasscoutError(f"{skipped[0]}: {reasons[skipped[0]]}")
     config = RunConfig(
         benchmark=str(benchmark),
         dataset=ds,
@@ -199,6 +209,15 @@ def make_config(
         dask_scheduler=dask_scheduler,
     )
     return config, bench
+
+
+def _cannot_run(runner: Runner, name: str) -> str | None:
+    """Why strategy ``name`` cannot run on this benchmark and dataset (its own one line), or None."""
+    try:
+        runner.make_strategy(name)
+    except NasscoutError as exc:
+        return str(exc).removeprefix(f"{name}: ")
+    return None
 
 
 def check_observe_flag(observe: Any) -> str:

@@ -161,6 +161,16 @@ class Runner:
         self.budget_queries = budget_queries
         self.budget_seconds = budget_seconds
         self.best_index, self.best_valid_acc = benchmark.best(self.dataset)
+        self.metrics = self._recorded_metrics()
+
+    def _recorded_metrics(self) -> tuple[str, ...]:
+        """Observation fields the benchmark records for this dataset (for strategies with objectives)."""
+        rec = self.benchmark.query(self.cells, dataset=self.dataset, seed="mean")
+        out = ["cost_s"]
+        for name in ("params_m", "flops_m", "latency_s", "train_time_s"):
+            if np.any(np.isfinite(getattr(rec, name))):
+                out.append(name)
+        return tuple(out)
 
     def _check_seconds(self, value: Any) -> float:
         try:
@@ -197,6 +207,7 @@ class Runner:
             budget_seconds=self.budget_seconds,
             n_workers=self.n_workers,
             dataset=self.dataset,
+            metrics=self.metrics,
         )
 
     def make_strategy(self, strategy: str | type | Strategy, **options: Any) -> Strategy:

@@ -93,7 +93,16 @@ def _options(pairs: tuple[str, ...], *, scoped: bool) -> dict[str, Any]:
 
 
 def _features(text: str) -> tuple[str, ...]:
-    return () if text.strip().lower() in ("", "none") else _name_list(text)
+    """--features: proxy names (a known proxy the benchmark lacks is dropped later with a log line)."""
+    from predictors.zerocost import PROXIES
+
+    names = () if text.strip().lower() in ("", "none") else _name_list(text)
+    unknown = [n for n in names if n not in PROXIES]
+    if unknown:
+        raise NasscoutError(
+            f"unknown feature {unknown[0]!r}; accepted: {', '.join(PROXIES)} (zero-cost proxies), or none"
+        )
+    return names
 
 
 # ---- eval --------------------------------------------------------------------------------------------------
