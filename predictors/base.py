@@ -509,7 +509,9 @@ def train_members(
             idx = order_t[:, s]
             pred = forward(params, *(x[idx] for x in inputs))
             obj = (
-                loss_fn(pred, target[idx]) if callable(loss) else loss_fn(pred, target[idx], reduction="sum")
+                loss_fn(pred, target[idx])
+                if callable(loss)
+                else loss_fn(pred, target[idx], reduction="sum")
             ) / batch
             if l1_params:
                 obj = obj + l1 * sum(p.abs().sum() for p in l1_params)

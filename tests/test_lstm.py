@@ -39,7 +39,9 @@ def test_nb201_tokens_follow_pnas_order():
     space = NB201Space()
     ops, inputs, vocab = token_vocabulary(space)
     assert vocab == 5 + 3  # 5 op names, source nodes 0, 1, 2
-    cell = space.index("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
+    cell = space.index(
+        "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
+    )
     seq = token_sequence(space, np.array([cell]))[0]
     src = [int(p.split("->")[0]) for p in space.positions]
     np.testing.assert_array_equal(seq[0::2], 5 + np.array(src))  # input token, then ...
@@ -50,7 +52,9 @@ def test_nb201_tokens_follow_pnas_order():
 def test_runs_on_another_space_with_its_own_features():
     space = ToySpace()
     ops, inputs, vocab = token_vocabulary(space)
-    assert vocab == 3 + 4 + 4  # names a, b, c, gcn, gat, sage, mlp, then one input token per position
+    assert (
+        vocab == 3 + 4 + 4
+    )  # names a, b, c, gcn, gat, sage, mlp, then one input token per position
     assert ops[2, 0] == ops[1, 0] == ops[3, 0]  # 'gcn' shares one embedding across positions
     rng = np.random.default_rng(0)
     cells = space.all_indices
