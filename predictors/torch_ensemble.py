@@ -111,13 +111,14 @@ def train_members(
     betas: tuple[float, float] = (0.9, 0.999),
     weight_decay: float = 0.0,
     l1: float = 0.0,
-    loss: str = "mse",
+    loss: str | Callable[[Any, Any], Any] = "mse",
 ) -> None:
     """Train all members' parameters (leading dim = member) in place, each on its own rows and batches.
 
     ``forward(params, *batch_inputs) -> (members, batch)`` where every batch input has shape (members,
     batch, ...). Members never share data within a step, and Adam is elementwise, so this equals training
-    the members one by one, only several times faster on small networks.
+    the members one by one, only several times faster on small networks. ``loss`` is 'mse', 'mae' or a
+    callable ``(pred, target) -> summed loss`` over (members, batch) tensors (e.g. a ranking loss).
     """
     import torch
 
@@ -133,7 +134,10 @@ def train_members(
     except (RuntimeError, TypeError):
         opt = torch.optim.Adam(leaves, lr=lr, betas=betas, weight_decay=weight_decay)
     l1_params = [p for k, p in params.items() if k.startswith("W")] if l1 > 0 else []
-    loss_fn = torch.nn.functional.l1_loss if loss == "mae" else torch.nn.functional.mse_loss
+    if callable(loss):
+        loss_fn = loss
+    else:
+        loss_fn = torch.nn.functional.l1_loss if loss == "mae" else torch.nn.functional.mse_loss
     need = steps * batch
     # small data means few steps per epoch: ``min_steps`` keeps the number of updates sensible
     epochs = max(int(epochs), int(np.ceil(min_steps / steps)))
@@ -146,7 +150,11 @@ def train_members(
         for s in range(steps):
             idx = order_t[:, s]
             pred = forward(params, *(x[idx] for x in inputs))
-            obj = loss_fn(pred, target[idx], reduction="sum") / batch
+            obj = (
+                loss_fn(pred, target[idx])
+                if callable(loss)
+                else loss_fn(pred, target[idx], reduction="sum")
+            ) / batch
             if l1_params:
                 obj = obj + l1 * sum(p.abs().sum() for p in l1_params)
             opt.zero_grad(set_to_none=True)
@@ -183,6 +191,7 @@ class TorchEnsemble(SideFeatures, Predictor):
     """
 
     default_scheme: ClassVar[str] = "kfold"
+    losses: ClassVar[tuple[str, ...]] = ("mse", "mae")
 
     def _common(self) -> None:
         self.n_members_ = check_number("n_members", self.n_members, low=1, high=100, integer=True)
@@ -190,7 +199,7 @@ class TorchEnsemble(SideFeatures, Predictor):
         check_number("batch_size", self.batch_size, low=1, high=1_000_000, integer=True)
         check_number("lr", self.lr, low=1e-8, high=10.0)
         check_choice("members", self.members, ("all", "kfold", "bootstrap"))
-        check_choice("loss", self.loss, ("mse", "mae"))
+        check_choice("loss", self.loss, self.losses)
         check_number("warm_epochs", self.warm_epochs, low=1, high=100000, integer=True)
         check_number(
             "min_steps", getattr(self, "min_steps", 0), low=0, high=10_000_000, integer=True
@@ -260,7 +269,7 @@ class TorchEnsemble(SideFeatures, Predictor):
                 betas=self._betas(),
                 weight_decay=float(getattr(self, "weight_decay", 0.0)),
                 l1=float(getattr(self, "l1", 0.0)),
-                loss=self.loss,
+                loss=self._loss_fn(),
             )
             self.params_ = {k: v.detach().cpu().numpy() for k, v in params.items()}
             train_pred = predict_members(params, self._forward, tensors)
@@ -279,6 +288,10 @@ class TorchEnsemble(SideFeatures, Predictor):
 
     def _betas(self) -> tuple[float, float]:
         return (0.9, 0.999)
+
+    def _loss_fn(self) -> Any:
+        """What ``train_members`` minimises: a loss name, or a callable for models with their own."""
+        return self.loss
 
     def _threads(self) -> int | None:
         n = getattr(self, "n_threads", 1)

@@ -30,7 +30,7 @@ far beyond a 200-query budget, so ``beam_size`` defaults to 20 (stage 3 then sta
 full-space phase after 55; ``batch_size=20`` keeps that K per refit afterwards); children are ranked by the
 ensemble's predicted mean (``acquisition="mean"``), as PNAS does. The LSTM ensemble keeps the paper's sizes
 (embedding 100, LSTM 100, 5 members) but is refitted warm (each refit continues the previous members for 5
-epochs) and its first fit stops after 200 steps instead of the predictor's 600: a 200-query run costs ~3 CPU
+epochs) and its first fit stops after 200 steps instead of the predictor's 500: a 200-query run costs ~3 CPU
 seconds instead of ~25. Evaluated, pending and isomorphic cells are never proposed again (see
 ``strategies.bayesopt``).
 """

@@ -181,8 +181,6 @@ def space_data(request):
 def test_trained_predictor_works_on_every_space(name, space_data):
     """Fit and predict on the space's own cells: finite, seeded bit for bit, picklable, its strings read."""
     space, train, y, test = space_data
-    if name == "lstm" and space.name != "nb201":
-        pytest.xfail("predictors/lstm.py (branch lstm) still encodes cells as NB201 tokens")
     model = make_predictor(name, seed=2, space=space, **FAST.get(name, {}))
     assert model.fit(train, y) is model
     mean, std = model.predict(test, return_std=True)

@@ -414,5 +414,6 @@ def test_context_reaches_the_strategy(nb201):
         budget_seconds=None,
         n_workers=4,
         dataset="ImageNet16-120",
+        metrics=("cost_s", "params_m", "flops_m", "latency_s", "train_time_s"),
     )
     assert isinstance(strat.ask(), Trial) and strat.seed == 2

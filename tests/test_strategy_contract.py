@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import traceback
 from functools import cache
 from pathlib import Path
 
@@ -31,7 +30,6 @@ import pytest
 from toy_benchmark import toy_benchmark
 
 from strategies.base import SearchContext, Strategy, Trial
-from strategies.bayesopt import ModelBasedStrategy
 from strategies.registry import STRATEGIES, get_strategy, list_strategies
 from strategies.runner import Runner
 from surrogate.errors import NasscoutError
@@ -68,26 +66,10 @@ def _bench(space: str):
     return load_benchmark(space)
 
 
-def _predictor_gap(space: str, name: str, exc: BaseException) -> None:
-    """xfail (instead of fail) when a model-based strategy's *predictor* breaks on a space other than NB201.
-
-    predictors/ are generalised to every space on another branch; a failure raised inside predictors/ is
-    theirs, so it is reported as xfail with its cause. Remove once that branch is merged.
-    """
-    frames = traceback.extract_tb(exc.__traceback__)
-    in_predictor = any(f"{os.sep}predictors{os.sep}" in f.filename for f in frames)
-    if space != "nb201" and issubclass(get_strategy(name), ModelBasedStrategy) and in_predictor:
-        pytest.xfail(f"predictor of {name} does not handle space {space} yet: {exc!r:.150}")
-
-
 def _run(name: str, space: str = "nb201", seed: int = 0, workers: int = 1, replay=None, **budget):
     budget = budget or {"budget_queries": BUDGET}
     runner = Runner(_bench(space), dataset=DATASETS[space], seed=seed, n_workers=workers, **budget)
-    try:
-        return runner.run(name, options=OPTIONS.get((name, space)), replay=replay)
-    except Exception as exc:
-        _predictor_gap(space, name, exc)
-        raise
+    return runner.run(name, options=OPTIONS.get((name, space)), replay=replay)
 
 
 @cache
@@ -208,13 +190,7 @@ def test_a_missing_second_fidelity_is_refused_in_one_line(name):
         assert name not in ("sh", "hyperband") or reason is not None
     else:
         assert reason is None
-        try:
-            traj = runner.run(name)
-        except NasscoutError:
-            raise
-        except Exception as exc:
-            _predictor_gap("toy", name, exc)
-            raise
+        traj = runner.run(name)
         assert len(traj) == 15 and set(traj.column("fidelity").tolist()) == {16}
 
 

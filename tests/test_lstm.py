@@ -1,0 +1,96 @@
+"""The PNAS LSTM predictor: its token sequence, any search space, and a quality floor on real NB201 data."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+from surrogate.space_base import SearchSpace
+
+from predictors.lstm import LSTMPredictor, token_sequence, token_vocabulary
+from predictors.registry import make_predictor
+from surrogate.errors import NasscoutError
+from surrogate.space import NB201Space
+
+FAST = {"epochs": 3, "min_steps": 0, "hidden_size": 16, "embedding_dim": 8}
+
+
+class ToySpace(SearchSpace):
+    """A small product space unlike NB201: 4 positions with different choice sets (no 's->d' names)."""
+
+    name = "toy"
+    positions = ("link", "layer1", "layer2", "layer3")
+    choices = (("a", "b", "c"), ("gcn", "gat"), ("gcn", "gat", "sage", "mlp"), ("gcn", "sage"))
+    arch_format = "an index"
+
+    def _cell_ops(self) -> np.ndarray:
+        return np.array(list(itertools.product(*(range(len(c)) for c in self.choices))))
+
+    def _parse_string(self, text: str) -> int:
+        raise NasscoutError(f"cannot read {text!r}; accepted: {self.arch_format}")
+
+    def _format(self, index: int) -> str:
+        return str(index)
+
+
+def test_nb201_tokens_follow_pnas_order():
+    space = NB201Space()
+    ops, inputs, vocab = token_vocabulary(space)
+    assert vocab == 5 + 3  # 5 op names, source nodes 0, 1, 2
+    cell = space.index(
+        "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
+    )
+    seq = token_sequence(space, np.array([cell]))[0]
+    src = [int(p.split("->")[0]) for p in space.positions]
+    np.testing.assert_array_equal(seq[0::2], 5 + np.array(src))  # input token, then ...
+    np.testing.assert_array_equal(seq[1::2], ops[np.arange(6), space.ops([cell])[0]])  # ... its op
+    np.testing.assert_array_equal(token_sequence(space, np.array([cell]), "ops")[0], seq[1::2])
+
+
+def test_runs_on_another_space_with_its_own_features():
+    space = ToySpace()
+    ops, inputs, vocab = token_vocabulary(space)
+    assert (
+        vocab == 3 + 4 + 4
+    )  # names a, b, c, gcn, gat, sage, mlp, then one input token per position
+    assert ops[2, 0] == ops[1, 0] == ops[3, 0]  # 'gcn' shares one embedding across positions
+    rng = np.random.default_rng(0)
+    cells = space.all_indices
+    y = 50 + 10 * space.cell_ops[:, 2] + rng.normal(0, 1, len(cells))
+    feats = space.cell_ops[:, 2:3].astype(float) + rng.normal(0, 0.5, (len(cells), 1))
+    model = make_predictor("lstm", space=space, cell_features=feats, **FAST)
+    mean, std = model.fit(cells[:30], y[:30]).predict(cells[30:], return_std=True)
+    assert mean.shape == (len(cells) - 30,) and np.all(np.isfinite(mean)) and np.all(std >= 0)
+    with pytest.raises(NasscoutError, match=r"cell_features has shape \(15625, 1\)"):
+        make_predictor("lstm", space=space, cell_features=np.ones((15625, 1)), **FAST).fit(
+            cells[:30], y[:30]
+        )
+
+
+def test_bad_options_are_refused(nb201):
+    y = np.linspace(80, 90, 30)
+    for bad, match in (
+        ({"checkpoints": (0.5,)}, "checkpoints="),
+        ({"sequence": "tree"}, "sequence="),
+        ({"loss": "rank"}, "loss="),
+        ({"condition": "tail"}, "condition="),
+    ):
+        with pytest.raises(NasscoutError, match=match):
+            LSTMPredictor(**{**FAST, **bad}).fit(np.arange(30), y)
+
+
+@pytest.mark.slow
+def test_lstm_ranks_well_at_56_cells_with_free_features(nb201):
+    """Quality floor (default settings): tau 0.68 +- 0.05 at 56 cells in the README; the floor has margin."""
+    cells = nb201.space.all_indices
+    q = nb201.query(cells, dataset="cifar10")
+    zen = nb201.extra(cells, dataset="cifar10", field="zen")
+    feats = np.column_stack([np.log(q.params_m), np.log(q.flops_m), zen])
+    perm = np.random.default_rng(2024).permutation(len(cells))
+    train, test = perm[200:256], perm[:200]
+    model = make_predictor("lstm", cell_features=feats).fit(train, q.valid_acc[train])
+    tau = kendalltau(model.predict(test), q.valid_acc[test]).statistic
+    params_tau = kendalltau(q.params_m[test], q.valid_acc[test]).statistic
+    assert tau >= 0.55 and tau >= params_tau + 0.05
