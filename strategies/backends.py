@@ -23,6 +23,7 @@ import heapq
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
@@ -43,38 +44,43 @@ class Job(NamedTuple):
     fidelity: int
 
 
-class Backend:
+class Backend(ABC):
     """Base class: ``start`` once per search, then ``submit``/``next_completed`` until ``pending`` is 0."""
 
     name = "backend"
     clock = "simulated"  # or "wall"
 
-    def start(self, benchmark: Any, spec: str, dataset: str, seed: int, observe: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def start(self, benchmark: Any, spec: str, dataset: str, seed: int, observe: str) -> None: ...
 
+    @abstractmethod
     def submit(self, job: Job, outcome: Outcome | None = None) -> None:
         """Start ``job``; ``outcome`` given (a replayed evaluation) means: do not evaluate again."""
-        raise NotImplementedError
 
+    @abstractmethod
     def next_completed(self) -> tuple[Job, Outcome, float]:
         """Wait for the next finished job: (job, outcome, finish time on this backend's clock)."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def pending(self) -> int:
-        raise NotImplementedError
+        """Jobs submitted and not yet returned by ``next_completed``."""
 
+    @abstractmethod
     def now(self) -> float:
-        raise NotImplementedError
+        """The backend's clock (simulated or wall seconds since the search started)."""
 
     def set_clock(self, seconds: float) -> None:
         """Continue the clock of an interrupted run from ``seconds`` (wall-clock backends)."""
+        return None  # the simulated clock is replayed exactly instead
 
     def connect(self) -> None:
         """Bring workers up before the run directory is touched (nothing to do for the simulated clock)."""
+        return None
 
     def close(self) -> None:
         """Release workers (a backend may be reused for several searches before that)."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name}
@@ -119,7 +125,7 @@ class SimulatedBackend(Backend):
         return self._now
 
 
-class _ExecutorBackend(Backend):
+class _ExecutorBackend(Backend, ABC):
     """Shared by the pool and Dask backends: futures, a wall clock, first-finished-first."""
 
     clock = "wall"
@@ -132,8 +138,9 @@ class _ExecutorBackend(Backend):
         self._t0 = time.monotonic()
         self._offset = 0.0
 
+    @abstractmethod
     def _make_executor(self) -> Any:
-        raise NotImplementedError
+        """A ``concurrent.futures`` executor whose workers can import nasscout."""
 
     def connect(self) -> None:
         """Bring the workers up (or reach the scheduler) now: a bad address fails before anything runs."""

@@ -17,6 +17,7 @@ decimal ASCII spelling, is accepted everywhere an arch is.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -54,7 +55,7 @@ def shorten(text: Any, limit: int = MAX_SHOWN) -> str:
     return r if len(r) <= limit else f"{r[: limit - 20]}...{r[-12:]} ({len(str(text)):,} chars)"
 
 
-class SearchSpace:
+class SearchSpace(ABC):
     """Base class of every search space; subclasses set the class attributes and implement the string form.
 
     Subclass duties:
@@ -76,8 +77,9 @@ class SearchSpace:
     arch_format: ClassVar[str] = ""
 
     # ---- subclass hooks ------------------------------------------------------------------------------
+    @abstractmethod
     def _cell_ops(self) -> np.ndarray:
-        raise NotImplementedError
+        """(n_cells, n_positions) choice ids of every cell, in the benchmark's official index order."""
 
     def _raw_index(self) -> np.ndarray:
         ops = self.cell_ops.astype(np.int64)
@@ -85,11 +87,13 @@ class SearchSpace:
         table[ops @ self._place] = np.arange(len(ops))
         return table
 
+    @abstractmethod
     def _parse_string(self, text: str) -> int:
-        raise NotImplementedError
+        """The space's arch string -> index (strict; one NasscoutError line naming what is accepted)."""
 
+    @abstractmethod
     def _format(self, index: int) -> str:
-        raise NotImplementedError
+        """Index -> the space's arch string."""
 
     def _class_ids(self) -> np.ndarray:
         return np.arange(self.n_cells, dtype=np.int64)

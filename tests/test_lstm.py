@@ -7,12 +7,12 @@ import itertools
 import numpy as np
 import pytest
 from scipy.stats import kendalltau
-from surrogate.space_base import SearchSpace
 
 from predictors.lstm import LSTMPredictor, token_sequence, token_vocabulary
 from predictors.registry import make_predictor
 from surrogate.errors import NasscoutError
-from surrogate.space import NB201Space
+from surrogate.space import SearchSpace
+from surrogate.spaces.nb201 import NB201Space
 
 FAST = {"epochs": 3, "min_steps": 0, "hidden_size": 16, "embedding_dim": 8}
 

@@ -39,20 +39,7 @@ def test_toy_space_is_generic():
         side_feature_table(np.ones(15625), False, TOY)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                reason="predictors/lstm.py (branch lstm) still encodes cells as NB201 tokens"
-            ),
-        )
-        if n == "lstm"
-        else n
-        for n in TRAINED
-    ],
-)
+@pytest.mark.parametrize("name", TRAINED)
 def test_every_trained_predictor_learns_the_toy_space(name, toy):
     train, test, y = toy
     model = make_predictor(name, space=TOY, **CHEAP.get(name, {})).fit(train, y[train])
