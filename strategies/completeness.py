@@ -13,19 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from strategies.row import ROW_FIELDS
+
 _IDENTITY = ("seed", "trial", "index", "fidelity")
-_VALUES = (
-    "observed_acc",
-    "true_acc",
-    "test_acc",
-    "cost_s",
-    "sim_time_s",
-    "wall_time_s",
-    "params_m",
-    "latency_s",
-    "train_time_s",
-    "flops_m",
-)
+_VALUES = ROW_FIELDS[5:]  # the numbers of one evaluation
 
 
 @dataclass

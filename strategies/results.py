@@ -21,6 +21,7 @@ from typing import Any
 
 from strategies.journal import JOURNAL_NAME, JournalContents
 from strategies.journal_check import CheckedJournal, read_checked
+from strategies.row import ROW_FIELDS
 from surrogate.atomic import atomic_write as _atomic_write
 from surrogate.errors import NasscoutError
 
@@ -48,18 +49,7 @@ COLUMNS = (
     "train_time_s",
     "flops_m",
 )
-_FLOAT_COLUMNS = (
-    "observed_acc",
-    "true_acc",
-    "test_acc",
-    "cost_s",
-    "sim_time_s",
-    "wall_time_s",
-    "params_m",
-    "latency_s",
-    "train_time_s",
-    "flops_m",
-)
+_FLOAT_COLUMNS = ROW_FIELDS[5:]  # the numbers of one evaluation
 
 
 def run_id(benchmark: str, dataset: str, strategy: str, seed: int) -> str:
