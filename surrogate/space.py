@@ -141,7 +141,10 @@ class SearchSpace(ABC):
         changes, so a strategy written against the SearchSpace API needs no change."""
         import copy
 
-        cells = np.unique(self.indices(np.asarray(cells, dtype=np.int64)))
+        cells = self.indices(np.asarray(cells, dtype=np.int64))
+        if len(cells) == self.n_cells and np.all(cells[1:] > cells[:-1]):
+            return self  # every cell, ascending (a full table): no view needed, no sort
+        cells = np.unique(cells)
         if len(cells) == self.n_cells:
             return self
         if len(cells) == 0:
