@@ -40,7 +40,7 @@ def _alive(pid: int) -> bool:
 def clean_stale_temps(path: str | os.PathLike) -> int:
     """Remove temp files of ``path`` whose writer process is gone (killed mid-write); count them.
 
-    Temp names carry the writer's pid (``.NAME.PID.XXXX.tmp``); a temp file of a running process is kept.
+    Temp names carry the writer's pid (``.NAME.PID.<random>.tmp``); a temp file of a running process is kept.
     Names without a pid (older versions) count as stale once they are an hour old.
     """
     path = Path(path)
