@@ -6,9 +6,8 @@ The model of a normalised curve u_t (in [0, 1], higher is better, epochs t = 1, 
 
 with w_k >= 0 normalised to sum 1 (the authors' code samples unnormalised weights and normalises them).
 
-Every function here is written once over an array namespace ``xp`` (``numpy`` for the emcee sampler,
-``torch`` for the batched MAP/Laplace fit) and is vectorised over any leading axes (curves x walkers x
-samples); epochs are the last axis.
+Everything is numpy, vectorised over any leading axes (curves x walkers x samples) with epochs last; each
+family also gives its analytic derivatives, which the batched MAP fit (``map_fit``) uses.
 
 Sampling happens in an unconstrained vector ``z`` of ``N_DIM`` numbers per curve:
 ``[family parameters (36), log weights (11), sigma (1)]``. A bounded quantity x in [lo, hi] is

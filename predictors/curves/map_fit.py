@@ -32,38 +32,41 @@ _S_JAC = (F.logsigmoid(S_GRID) + F.logsigmoid(-S_GRID))[None, :]
 _ONE_HOT = (F.FAMILY_OF[:, None] == np.arange(F.K)[None, :]).astype(np.float64)  # (N_THETA, K)
 
 
+def _curve(z: np.ndarray, t: np.ndarray, jac: bool):
+    """(fam (n, K, E), comb (n, E)) at epochs t; with ``jac`` also d fam / d z_j (n, N_THETA, E) (each
+    parameter moves its own family only) and d comb / d z (n, N_FREE, E)."""
+    zt = z[:, : F.N_THETA]
+    theta, weights, _, _ = F.unpack(z)
+    out = F.family_values(theta, t, grad=jac)
+    fam, dfam = out if jac else (out, None)
+    comb = (weights[:, :, None] * fam).sum(1)
+    if not jac:
+        return fam, comb
+    sg = np.exp(F.logsigmoid(zt))
+    d_fam = dfam * ((F.UPPER - F.LOWER) * sg * (1.0 - sg))[:, :, None]
+    d_comb = np.concatenate(
+        [weights[:, F.FAMILY_OF, None] * d_fam, weights[:, :, None] * (fam - comb[:, None, :])], 1
+    )
+    return fam, comb, d_fam, d_comb
+
+
 def _terms(z: np.ndarray, y: np.ndarray, mask: np.ndarray, target: int, jac: bool):
     """Residuals R (n, M) and, with ``jac``, their Jacobian (n, M, N_FREE) plus the prior's gradient and
     diagonal curvature (n, N_FREE); M = L observed epochs + 3 combined + K per-family constraints."""
     n, L = y.shape
-    zt, zw = z[:, : F.N_THETA], z[:, F.N_THETA : N_FREE]
-    theta, weights, sigma, _ = F.unpack(z)
-    out = F.family_values(theta, F.epochs(L, target), grad=jac)
-    fam, dfam = out if jac else (out, None)
-    comb = (weights[:, :, None] * fam).sum(1)  # (n, L + 1)
+    sigma = F.z_to_sigma(z[:, -1])
+    out = _curve(z, F.epochs(L, target), jac)
+    fam, comb = out[0], out[1]
     first, final = comb[:, 0], comb[:, -1]
     gaps = np.concatenate(
-        [
-            np.stack([first - final, final - 1.0, -final], 1),
-            fam[:, :, 0] - fam[:, :, -1],
-        ],
-        1,
+        [np.stack([first - final, final - 1.0, -final], 1), fam[:, :, 0] - fam[:, :, -1]], 1
     )
     active = gaps + MARGIN > 0
     data = mask * (comb[:, :L] - y) / sigma[:, None]
     R = np.concatenate([data, PENALTY * np.where(active, gaps + MARGIN, 0.0)], 1)
     if not jac:
         return R
-    sg = np.exp(F.logsigmoid(zt))
-    dtheta = (F.UPPER - F.LOWER) * sg * (1.0 - sg)  # (n, N_THETA)
-    d_fam = dfam * dtheta[:, :, None]  # d f_k(t) / d z_j, (n, N_THETA, L + 1)
-    d_comb = np.concatenate(
-        [
-            weights[:, F.FAMILY_OF, None] * d_fam,
-            weights[:, :, None] * (fam - comb[:, None, :]),
-        ],
-        1,
-    )  # (n, N_FREE, L + 1)
+    d_fam, d_comb = out[2], out[3]
     j_data = np.transpose(d_comb[:, :, :L] * (mask / sigma[:, None])[:, None, :], (0, 2, 1))
     j_comb = np.stack(
         [d_comb[:, :, 0] - d_comb[:, :, -1], d_comb[:, :, -1], -d_comb[:, :, -1]], 1
@@ -75,7 +78,7 @@ def _terms(z: np.ndarray, y: np.ndarray, mask: np.ndarray, target: int, jac: boo
     j_gap = PENALTY * active[:, :, None] * np.concatenate([j_comb, j_fam], 1)
     J = np.concatenate([j_data, j_gap], 1)
     # minus the log prior: flat theta through the sigmoid (-log s(1-s)), Exponential(1) on exp(zw)
-    ew = np.exp(zw)
+    sg, ew = np.exp(F.logsigmoid(z[:, : F.N_THETA])), np.exp(z[:, F.N_THETA : N_FREE])
     grad_p = np.concatenate([2.0 * sg - 1.0, ew - 1.0], 1)
     curv_p = np.concatenate([2.0 * sg * (1.0 - sg), ew], 1)
     return R, J, grad_p, curv_p
@@ -139,28 +142,39 @@ def fit_map(
 
 
 def laplace_samples(
-    z: np.ndarray,
-    precision: np.ndarray,
-    sigma_logdens: np.ndarray,
-    n_draws: int,
-    rng: np.random.Generator,
+    z: np.ndarray, precision: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """(n, S, N_DIM) draws: the free part from N(z, precision^-1), sigma's z from its grid conditional."""
-    n = len(z)
+    """(n, S, N_DIM) draws: the free part from N(z, precision^-1), with the given sigma draws (n, S)."""
+    n, n_draws = sigma.shape
     lam, vec = np.linalg.eigh(precision)
     scale = vec / np.sqrt(np.maximum(lam, 1e-8))[:, None, :]
     eps = rng.standard_normal((n, n_draws, N_FREE))
     out = np.empty((n, n_draws, F.N_DIM))
     out[:, :, :N_FREE] = z[:, None, :N_FREE] + eps @ np.transpose(scale, (0, 2, 1))
+    out[:, :, -1] = F.sigma_to_z(sigma)
+    return out
+
+
+def linearised_ends(
+    z: np.ndarray, precision: np.ndarray, target: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Laplace posterior of (f_comb(1), f_comb(T)) linearised at the MAP: means (n, 2), covariances
+    (n, 2, 2) = G H^-1 G^T with G the gradients of the two values (the "GLM" predictive of a Laplace fit)."""
+    _, comb, _, d_comb = _curve(z, np.array([1.0, float(target)]), jac=True)
+    G = np.transpose(d_comb, (0, 2, 1))  # (n, 2, N_FREE)
+    cov = G @ np.linalg.solve(precision, np.transpose(G, (0, 2, 1)))
+    return comb, 0.5 * (cov + np.transpose(cov, (0, 2, 1)))
+
+
+def sigma_samples(sigma_logdens: np.ndarray, n_draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, S) draws of sigma from its conditional density on ``S_GRID`` (inverse CDF, jittered in a cell)."""
+    n, G = sigma_logdens.shape
     p = np.exp(sigma_logdens - sigma_logdens.max(1, keepdims=True))
     cdf = np.cumsum(p, 1) / p.sum(1, keepdims=True)
-    G, off = (
-        len(S_GRID),
-        2.0 * np.arange(n)[:, None],
-    )  # offset rows: one searchsorted for all curves
-    u = rng.random((n, n_draws))
-    idx = np.searchsorted((cdf + off).ravel(), u + off) - G * np.arange(n)[:, None]
-    idx = np.clip(idx, 0, G - 1)
-    step = S_GRID[1] - S_GRID[0]
-    out[:, :, -1] = S_GRID[idx] + step * (rng.random((n, n_draws)) - 0.5)
-    return out
+    off = 2.0 * np.arange(n)[:, None]  # offset rows: one searchsorted for all curves
+    idx = (
+        np.searchsorted((cdf + off).ravel(), rng.random((n, n_draws)) + off)
+        - G * np.arange(n)[:, None]
+    )
+    zs = S_GRID[np.clip(idx, 0, G - 1)] + (S_GRID[1] - S_GRID[0]) * (rng.random((n, n_draws)) - 0.5)
+    return F.z_to_sigma(zs)
