@@ -2,7 +2,7 @@
 MAP + Laplace over a whole batch at once (``fast``). The model, priors and constraints are in ``families``.
 
 Both give a ``MixturePrediction``: one normal per posterior sample, centred on that sample's f_comb(T) with
-its sampled noise sigma (the paper's predictive, y_T = f_comb(T) + eps).
+its sampled noise sigma (the paper's predictive, y_T = f_comb(T) + eps), truncated to the metric's range.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy import special, stats
 
 from predictors.base import single_thread_blas
 from predictors.curves import families as F
@@ -35,6 +36,51 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
+class TruncatedMixture(MixturePrediction):
+    """A ``MixturePrediction`` whose normals are truncated to the metric's range, u in [0, 1] (ours).
+
+    The paper's noise is an untruncated normal; but a normalised accuracy cannot leave [0, 1], and with a
+    few observed epochs the sampled sigma can be large enough to put real mass outside. Component means are
+    in [0, 1] (the prior's constraint), so each component keeps at least about half its mass.
+    """
+
+    def _parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        a, b = -self.means / self.stds, (1.0 - self.means) / self.stds
+        z = np.maximum(special.ndtr(b) - special.ndtr(a), 1e-300)
+        return a, b, z, (stats.norm.pdf(a) - stats.norm.pdf(b)) / z
+
+    def _component_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        a, b, z, r = self._parts()
+        phi_a, phi_b = stats.norm.pdf(a), stats.norm.pdf(b)
+        mean = self.means + self.stds * r
+        a_, b_ = np.where(np.isfinite(a), a, 0.0), np.where(np.isfinite(b), b, 0.0)
+        var = self.stds**2 * np.maximum(1.0 + (a_ * phi_a - b_ * phi_b) / z - r**2, 1e-12)
+        return mean, var
+
+    def _mean(self) -> np.ndarray:
+        return np.sum(self.weights * self._component_moments()[0], axis=1)
+
+    def _var(self) -> np.ndarray:
+        mean, var = self._component_moments()
+        m = np.sum(self.weights * mean, axis=1, keepdims=True)
+        return np.sum(self.weights * (var + (mean - m) ** 2), axis=1)
+
+    def _cdf(self, u: np.ndarray) -> np.ndarray:
+        a, _, z, _ = self._parts()
+        uc = np.clip(u, 0.0, 1.0)[:, :, None]
+        c = (
+            special.ndtr((uc - self.means[:, None, :]) / self.stds[:, None, :])
+            - special.ndtr(a)[:, None, :]
+        )
+        return np.clip(np.sum(self.weights[:, None, :] * c / z[:, None, :], axis=2), 0.0, 1.0)
+
+    def _logpdf(self, u: np.ndarray) -> np.ndarray:
+        _, _, z, _ = self._parts()
+        lp = stats.norm.logpdf(u[:, None], self.means, self.stds) - np.log(z)
+        lp = special.logsumexp(lp + np.log(self.weights + 1e-300), axis=1)
+        return np.where((u >= 0.0) & (u <= 1.0), lp, np.log(1e-300))
+
+
 def _mixture(
     curves: Curves,
     final: np.ndarray,
@@ -51,7 +97,7 @@ def _mixture(
     none = w.sum(axis=1) == 0
     final, sigma = np.where(ok, final, 0.5), np.where(ok, sigma, 0.05)
     final[none, 0], sigma[none, 0], w[none, 0] = np.clip(f0[none], 0.0, 1.0), s0[none], 1.0
-    return MixturePrediction(curves, final, sigma, w)
+    return TruncatedMixture(curves, final, sigma, w)
 
 
 class MCMCExtrapolator(CurveExtrapolator):
@@ -95,7 +141,9 @@ class MCMCExtrapolator(CurveExtrapolator):
         chains = [
             self._sample(z_map[i], y[i], mask[i], target, int(seeds[i])) for i in range(len(y))
         ]
-        return _mixture(curves, np.stack(chains), target, z_map)
+        with np.errstate(all="ignore"):
+            final, sigma, ok = F.predict_final(np.stack(chains), target)
+        return _mixture(curves, final, sigma, ok, z_map, target)
 
     def _sample(
         self, z0: np.ndarray, y: np.ndarray, mask: np.ndarray, target: int, seed: int
