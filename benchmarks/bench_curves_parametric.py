@@ -87,9 +87,9 @@ def main() -> None:
             print(line("fast (all curves)", len(acc), score("fast", acc, cut, args.seed)))
         print(
             line(
-                "fast, sample predictive",
+                "fast, linear predictive",
                 len(sub),
-                score("fast", sub, cut, args.seed, predictive="sample"),
+                score("fast", sub, cut, args.seed, predictive="linear"),
             )
         )
         rel = (fs["loglik"] - mc["loglik"]) / abs(mc["loglik"])

@@ -242,10 +242,11 @@ def unpack(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     plus Exponential(1) on the unnormalised weights exp(z_w).
     """
     zt, zw, zs = z[..., :N_THETA], z[..., N_THETA : N_THETA + K], z[..., -1]
-    theta = LOWER + (UPPER - LOWER) * np.exp(logsigmoid(zt))
+    lt, ls = logsigmoid(zt), logsigmoid(zs)
+    theta = LOWER + (UPPER - LOWER) * np.exp(lt)
     w = np.exp(zw - zw.max(-1, keepdims=True))
-    log_prior = (logsigmoid(zt) + logsigmoid(-zt)).sum(-1) + logsigmoid(zs) + logsigmoid(-zs)
-    log_prior = log_prior + (zw - np.exp(zw)).sum(-1)
+    # log sigmoid(-z) = log sigmoid(z) - z
+    log_prior = (2.0 * lt - zt).sum(-1) + 2.0 * ls - zs + (zw - np.exp(zw)).sum(-1)
     return theta, w / w.sum(-1, keepdims=True), z_to_sigma(zs), log_prior
 
 
