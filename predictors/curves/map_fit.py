@@ -21,9 +21,8 @@ from predictors.curves import families as F
 
 N_FREE = F.N_THETA + F.K
 PENALTY = np.sqrt(2e4)  # hinge residual scale: Phi gains 1e4 * violation^2 (ours)
-MARGIN = (
-    1e-3  # constraints are held with this margin at the MAP, so it is strictly inside the support
-)
+# constraints are held with this margin at the MAP, so that it is strictly inside the prior's support
+MARGIN = 1e-3
 S_GRID = np.linspace(-14.0, 14.0, 561)  # sigma's unconstrained coordinate, for its 1-D conditional
 EYE = np.arange(N_FREE)
 _SIG = F.z_to_sigma(S_GRID)[None, :]
@@ -135,7 +134,7 @@ def fit_map(
             lam = np.clip(np.where(ok, lam / 3.0, lam * 4.0), 1e-7, 1e7)
         ls = sigma_log_density(z, y, mask, target)
         z[:, -1] = S_GRID[np.argmax(ls, axis=1)]
-        R, J, gp, cp = _terms(z, y, mask, target, jac=True)
+        _, J, _, cp = _terms(z, y, mask, target, jac=True)
         H = np.transpose(J, (0, 2, 1)) @ J
         H[:, EYE, EYE] += cp
     return z, H, ls
