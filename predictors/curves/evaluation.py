@@ -78,6 +78,15 @@ def check_spec(spec: CurveEvalSpec, target: int | None = None) -> None:
             raise NasscoutError(
                 f"extrapolator {name!r} is registered but cannot be loaded in this installation ({exc})"
             ) from None
+    for name, opts in spec.options.items():
+        if name not in spec.extrapolators:
+            raise NasscoutError(
+                f"option for extrapolator {name!r}, which is not evaluated; accepted: options for "
+                f"{', '.join(spec.extrapolators)}"
+            )
+        make_extrapolator(
+            name, seed=max(spec.seed, 0), **opts
+        )  # unknown options or values fail now
     if len(set(spec.extrapolators)) != len(spec.extrapolators):
         raise NasscoutError(f"extrapolators {','.join(spec.extrapolators)} name one twice")
     if not spec.cutoffs:
