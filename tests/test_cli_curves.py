@@ -153,3 +153,23 @@ def test_list(capsys):
     assert code == 0
     names = [ln.split()[0] for ln in out.splitlines()]
     assert {"last", "best", "sotle", "lcsvr", "mcmc", "fast", "pfn"} <= set(names)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_DATA / "lcdb").is_dir(), reason="LCDB not found")
+def test_lcdb_says_its_axis_and_refuses_sotle(capsys):
+    code, _, err = run(capsys, "curves", "eval", "--source", "lcdb", "--extrapolators", "sotle")
+    assert_one_line_error(
+        code, err, "'sotle' needs train_loss, which source 'lcdb' does not record"
+    )
+    # by default every available extrapolator runs, less those the source cannot feed (with a log line)
+    args = ["curves", "eval", "--source", "lcdb", "--cutoffs", "0.5", "--max-curves", "60", *QUICK]
+    code, text, err = run(capsys, *args)
+    assert code == 0, err
+    assert "skipping sotle: source lcdb records no train_loss" in err
+    assert "note: the axis is training-set size, not epochs" in text
+    code, out, err = run(capsys, *args, "--json")
+    rows = json.loads(out)
+    assert {r["extrapolator"] for r in rows} >= {"last", "best", "lcsvr"}
+    assert "sotle" not in {r["extrapolator"] for r in rows}
+    assert all(r["axis"] == "training-set size" and r["cutoff_epoch"] == 8 for r in rows)

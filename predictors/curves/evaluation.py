@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,9 @@ class CurveEvalSpec:
     max_curves: int | None = None
     slow_curves: int = 20
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skip_unusable: bool = (
+        False  # drop (with a log line) extrapolators needing side data the source lacks
+    )
 
 
 @dataclass
@@ -61,6 +64,19 @@ class CurveEvalResult:
     subset: np.ndarray  # (n,) bool: the curves slow extrapolators predicted
     rows: list[dict[str, Any]]
     meta: dict[str, Any]
+
+
+def available(*, slow: bool = False) -> tuple[str, ...]:
+    """The registered extrapolators this installation can load (without the slow ones unless asked)."""
+    out = []
+    for name in EXTRAPOLATORS:
+        try:
+            extrapolator_class(name)
+        except ImportError:
+            continue
+        if slow or name not in SLOW:
+            out.append(name)
+    return tuple(out)
 
 
 def cutoff_epoch(cutoff: float, target: int) -> int:
@@ -134,11 +150,15 @@ def evaluate_curves(
     check_spec(spec, src.target)
     for name in spec.extrapolators:
         for side in extrapolator_class(name).uses:
-            if getattr(src.curves, side) is None:
+            if getattr(src.curves, side) is not None:
+                continue
+            if not spec.skip_unusable:
                 raise NasscoutError(
                     f"extrapolator {name!r} needs {side}, which source {src.name!r} does not record; "
                     "accepted: leave it out for this source"
                 )
+            log(f"skipping {name}: source {src.name} records no {side}")
+            spec = replace(spec, extrapolators=tuple(n for n in spec.extrapolators if n != name))
     rng = np.random.default_rng(spec.seed)
     if spec.max_curves is not None and spec.max_curves < len(src.curves):
         keep = np.sort(rng.choice(len(src.curves), spec.max_curves, replace=False))

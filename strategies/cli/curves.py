@@ -69,9 +69,9 @@ def _cutoffs(text: str) -> tuple[float, ...]:
 @click.option(
     "--extrapolators",
     "names",
-    default="fast,pfn,lcsvr,last,best,sotle",
-    show_default=True,
-    help="Comma-separated names (see --list); mcmc runs on --mcmc-curves curves.",
+    default=None,
+    help="Comma-separated names (see --list) [default: every available one but mcmc]; "
+    "mcmc runs on --mcmc-curves curves.",
 )
 @click.option("--folds", type=int, default=5, show_default=True, help="Folds split by cell.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Split and model seed.")
@@ -90,7 +90,7 @@ def _cutoffs(text: str) -> tuple[float, ...]:
 def eval_cmd(
     source: str,
     cutoffs: str,
-    names: str,
+    names: str | None,
     folds: int,
     seed: int,
     max_curves: int | None,
@@ -100,20 +100,21 @@ def eval_cmd(
     as_json: bool,
 ) -> None:
     """Score extrapolators on real curves: K folds by cell, the final value from the first epochs."""
-    from predictors.curves.evaluation import CurveEvalSpec, evaluate_curves
+    from predictors.curves.evaluation import CurveEvalSpec, available, evaluate_curves
     from predictors.curves.report import format_curve_table, write_curve_result
     from predictors.eval_report import json_dumps, stderr_log
     from strategies.cli.predictors import _name_list, _options
 
     spec = CurveEvalSpec(
         source=source,
-        extrapolators=_name_list(names),
+        extrapolators=_name_list(names) if names is not None else available(),
         cutoffs=_cutoffs(cutoffs),
         folds=folds,
         seed=seed,
         max_curves=max_curves,
         slow_curves=mcmc_curves,
         options=_options(option_pairs, scoped=True),
+        skip_unusable=names is None,
     )
     result = evaluate_curves(spec, log=stderr_log)
     if out_dir:
