@@ -79,6 +79,14 @@ def available(*, slow: bool = False) -> tuple[str, ...]:
     return tuple(out)
 
 
+def target_text(src: CurveSource) -> str:
+    """'epoch 20', or 'anchor 15 (training-set size 2048)' where the axis is not epochs."""
+    T = src.target
+    if src.axis == "epoch":
+        return f"epoch {T}"
+    return f"anchor {T} ({src.axis} {src.x[T - 1]:g})"
+
+
 def cutoff_epoch(cutoff: float, target: int) -> int:
     return max(1, int(math.floor(cutoff * target + 0.5)))
 
@@ -177,7 +185,7 @@ def evaluate_curves(
     subset = np.zeros(n, dtype=bool)
     subset[rng.choice(n, min(spec.slow_curves, n), replace=False)] = True
     ks = tuple(cutoff_epoch(c, T) for c in spec.cutoffs)
-    log(f"{src.description}; {len(np.unique(folds))} folds by group, target {src.axis} {T}")
+    log(f"{src.description}; {len(np.unique(folds))} folds by group, target {target_text(src)}")
 
     preds = {
         (name, c): {f: np.full(n, np.nan) for f in ("mean", "std", "logpdf", "lo", "hi")}
@@ -234,6 +242,8 @@ def evaluate_curves(
         "description": src.description,
         "axis": src.axis,
         "target": T,
+        "target_x": float(src.x[T - 1]),
+        "target_text": target_text(src),
         "n_curves": n,
         "n_groups": int(len(np.unique(src.groups))),
         "folds": int(len(np.unique(folds))),

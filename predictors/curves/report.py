@@ -30,7 +30,7 @@ def format_curve_table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     unit = "points" if meta["bounds"] == [0.0, 100.0] else "units"
     lines = [
         f"{meta['source']}: {meta['n_curves']} curves, {meta['folds']} folds by group, "
-        f"target {meta['axis']} {meta['target']}; mae in metric {unit}, loglik per normalised unit"
+        f"target {meta['target_text']}; mae in metric {unit}, loglik per normalised unit"
     ]
     if meta["axis"] != "epoch":
         lines.append(
@@ -122,11 +122,12 @@ def plot_examples(result: Any, path: Path) -> None:
             ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel(src.axis)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), fontsize=8)
-    fig.suptitle(
-        f"{src.name}: mean and 90% interval at {src.axis} {src.target}", y=1.02, fontsize=10
-    )
+    fig.suptitle(f"{src.name}: mean and 90% interval at {result.meta['target_text']}", fontsize=10)
     fig.tight_layout()
+    fig.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(labels), 8),
+        fontsize=8,
+    )  # fmt: skip
     _save_fig(fig, path)
     plt.close(fig)
 
