@@ -127,7 +127,8 @@ class BestSoFar(_StatisticBaseline):
 
 class SoTLE(_StatisticBaseline):
     """Sum of the training losses of the last E observed epochs (Ru et al., 2021, "Speedy performance
-    estimation for neural architecture search"); E = 1 as in their recommended SoTL-E and NASLib's version.
+    estimation for neural architecture search"); E = 1 by default, the last epoch's loss, as NASLib's SoTLE
+    (by one of the authors) computes it; ``last_epochs`` sets E.
     Lower loss ranks higher; the fitted per-cutoff line turns the score into a value."""
 
     name: ClassVar[str] = "sotle"
