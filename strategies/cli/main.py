@@ -26,6 +26,11 @@ SUBCOMMANDS = {
         "predictors",
         "Evaluate, fit and rank with predictors.",
     ),
+    "curves": (
+        "strategies.cli.curves",
+        "curves",
+        "Evaluate learning-curve extrapolators on real curves.",
+    ),
 }
 
 
