@@ -182,6 +182,17 @@ def format_table(
         f"best valid {b['best_valid_acc']:.4g} (cell #{b['best_index']})",
         f"validation regret of the incumbent ({metric}; regret in its units), mean ± 95% CI over seeds",
     ]
+    if cfg.get("options"):
+        from strategies.options import describe
+
+        lines.insert(1, f"strategy options: {describe(cfg['options'])}")
+    for name, p in (meta.get("plugins") or {}).items():
+        sha = str(p.get("sha256") or "")[:12]
+        lines.insert(
+            1,
+            f"plugin {name}: {p.get('ref')} ({p.get('version') or 'not installed'}; {p.get('origin')}; "
+            f"sha256 {sha or '?'})",
+        )
     cols = [f"@{n}" for n in CHECKPOINTS] + ["final"]
     width = max([len("strategy")] + [len(s) for s in summary])
     head = f"{'strategy':<{width}}  {'seeds':>5}  " + "  ".join(f"{c:>13}" for c in cols)
