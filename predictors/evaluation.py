@@ -87,9 +87,10 @@ class EvalSpec:
 
 
 def available_predictors() -> list[str]:
-    from predictors.registry import PREDICTORS
+    """Built-in predictors, then those of installed plugins (entry points)."""
+    from predictors.registry import predictor_names
 
-    return list(PREDICTORS)
+    return predictor_names()
 
 
 def default_predictors(benchmark: str | None = None, dataset: str | None = None) -> tuple[str, ...]:
@@ -114,12 +115,14 @@ def default_predictors(benchmark: str | None = None, dataset: str | None = None)
 def _check_spec(spec: EvalSpec, n_available: int, space: SearchSpace) -> None:
     if not spec.predictors:
         raise NasscoutError("no predictors given; accepted: " + ", ".join(available_predictors()))
-    from predictors.registry import predictor_class
+    from predictors.registry import is_predictor_name, predictor_class
 
     have = available_predictors()
     for name in spec.predictors:
-        if name not in have:
-            raise NasscoutError(f"unknown predictor {name!r}; accepted: {', '.join(have)}")
+        if not is_predictor_name(name):
+            raise NasscoutError(
+                f"unknown predictor {name!r}; accepted: {', '.join(have)}, or package.module:Class"
+            )
         predictor_class(name)  # import every model now: a broken one fails before any work
     dup = [p for p in spec.predictors if spec.predictors.count(p) > 1]
     if dup:

@@ -1,4 +1,9 @@
-"""Predictors by name, imported only when asked for (so listing them costs no torch/xgboost import)."""
+"""Predictors by name, imported only when asked for (so listing them costs no torch/xgboost import).
+
+Besides the built-ins, a name may be an import path ``package.module:Class`` or the name an installed package
+registers in the ``nasscout.predictors`` entry-point group (see surrogate.plugins); either is checked against
+the Predictor contract before use.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,14 @@ from typing import Any
 
 from predictors.base import Predictor
 from surrogate.errors import NasscoutError
+from surrogate.plugins import (
+    PluginError,
+    dist_name,
+    entry_points_of,
+    is_import_path,
+    load_entry_point,
+    load_import_path,
+)
 
 # name -> "module:Class"; the class's ``summary`` is what ``list_predictors`` shows.
 PREDICTORS: dict[str, str] = {
@@ -26,11 +39,74 @@ PREDICTORS: dict[str, str] = {
 }
 
 
+def plugin_predictors() -> dict[str, Any]:
+    """Entry points of installed packages (group ``nasscout.predictors``) whose name is not a built-in."""
+    return {n: ep for n, ep in entry_points_of("predictor").items() if n not in PREDICTORS}
+
+
+def predictor_names() -> list[str]:
+    """Built-in names, then installed plugins' (imports nothing)."""
+    return list(PREDICTORS) + sorted(plugin_predictors())
+
+
+def is_predictor_name(name: str) -> bool:
+    """Whether ``name`` can name a predictor (a known name or an import path; not imported here)."""
+    return name in PREDICTORS or name in plugin_predictors() or is_import_path(name)
+
+
+def check_predictor_class(obj: Any, name: str) -> type[Predictor]:
+    """``obj`` if it meets the Predictor contract, else one line saying how it does not."""
+    accepted = (
+        "accepted: a subclass of predictors.base.Predictor with fit(self, archs, y) and "
+        "predict(self, archs, *, return_std=False)"
+    )
+    if not inspect.isclass(obj):
+        raise PluginError(f"predictor {name!r} is a {type(obj).__name__}, not a class; {accepted}")
+    if not issubclass(obj, Predictor):
+        raise PluginError(f"predictor {name!r} ({obj.__qualname__}) is not a Predictor; {accepted}")
+    missing = sorted(getattr(obj, "__abstractmethods__", ()))
+    if missing:
+        raise PluginError(
+            f"predictor {name!r} ({obj.__qualname__}) does not implement {', '.join(missing)}; {accepted}"
+        )
+    shapes = (
+        ("fit", "fit(self, archs, y) -> self", lambda sig: sig.bind(None, None, None)),
+        ("predict", "predict(self, archs, *, return_std=False)",
+         lambda sig: sig.bind(None, None, return_std=True)),
+        ("__init__", "__init__(self, *, seed=0, space=None, **options)",
+         lambda sig: sig.bind(None, seed=0)),
+    )  # fmt: skip
+    for method, shape, bind in shapes:
+        fn = getattr(obj, method)
+        try:
+            bind(inspect.signature(fn))
+        except (TypeError, ValueError):
+            raise PluginError(
+                f"predictor {name!r}: {obj.__qualname__}.{method}{inspect.signature(fn)} has the wrong "
+                f"shape; accepted: {shape}"
+            ) from None
+    return obj
+
+
+def resolve_predictor(name: str) -> tuple[type[Predictor], str]:
+    """(class, origin) for a built-in name, an installed plugin name or an import path."""
+    if name in PREDICTORS:
+        module, cls = PREDICTORS[name].split(":")
+        return getattr(import_module(module), cls), "built-in"
+    plugins = plugin_predictors()
+    if name in plugins:
+        ep = plugins[name]
+        cls = check_predictor_class(load_entry_point(ep, "predictor"), name)
+        return cls, f"plugin {dist_name(ep) or ep.value}"
+    if is_import_path(name):
+        return check_predictor_class(load_import_path(name, "predictor"), name), "import path"
+    raise NasscoutError(
+        f"unknown predictor {name!r}; accepted: {', '.join(predictor_names())}, or package.module:Class"
+    )
+
+
 def predictor_class(name: str) -> type[Predictor]:
-    if name not in PREDICTORS:
-        raise NasscoutError(f"unknown predictor {name!r}; accepted: {', '.join(PREDICTORS)}")
-    module, cls = PREDICTORS[name].split(":")
-    return getattr(import_module(module), cls)
+    return resolve_predictor(name)[0]
 
 
 def make_predictor(name: str, *, seed: int = 0, **options: Any) -> Predictor:
@@ -46,5 +122,18 @@ def make_predictor(name: str, *, seed: int = 0, **options: Any) -> Predictor:
 
 
 def list_predictors() -> list[tuple[str, str]]:
-    """(name, one-line summary) for every registered predictor, in registry order."""
+    """(name, one-line summary) for every built-in predictor, in registry order."""
     return [(name, predictor_class(name).summary) for name in PREDICTORS]
+
+
+def catalog() -> list[tuple[str, str, type | None, str]]:
+    """(name, origin, class or None, summary or the one-line error) for built-ins and installed plugins."""
+    rows: list[tuple[str, str, type | None, str]] = []
+    for name in predictor_names():
+        try:
+            cls, origin = resolve_predictor(name)
+            rows.append((name, origin, cls, cls.summary))
+        except NasscoutError as exc:
+            ep = plugin_predictors().get(name)
+            rows.append((name, f"plugin {dist_name(ep) if ep else ''}", None, f"BROKEN: {exc}"))
+    return rows
