@@ -119,7 +119,7 @@ def resolve_strategy(name: str) -> tuple[type, str]:
     if text in plugins:
         ep = plugins[text]
         cls = check_strategy_class(load_entry_point(ep, "strategy"), text)
-        return cls, f"entry point of {dist_name(ep) or ep.value}"
+        return cls, f"plugin {dist_name(ep) or ep.value}"
     if is_import_path(text):
         return check_strategy_class(load_import_path(text, "strategy"), text), "import path"
     raise NasscoutError(f"unknown strategy {name!r}; accepted: {_accepted()}")

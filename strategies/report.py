@@ -190,8 +190,13 @@ def format_table(
         sha = str(p.get("sha256") or "")[:12]
         lines.insert(
             1,
-            f"plugin {name}: {p.get('ref')} ({p.get('version') or 'not installed'}; {p.get('origin')}; "
-            f"sha256 {sha or '?'})",
+            f"plugin {name}: {p.get('ref')} ({p.get('origin')}"
+            + (
+                f", {p['version']}"
+                if p.get("version") and p["version"] not in p.get("origin", "")
+                else ""
+            )
+            + f"; sha256 {sha or '?'})",
         )
     cols = [f"@{n}" for n in CHECKPOINTS] + ["final"]
     width = max([len("strategy")] + [len(s) for s in summary])

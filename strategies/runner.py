@@ -138,8 +138,8 @@ def _guarded(fn: Callable, name: str, where: str, seed: int) -> Callable:
                 exc,
                 name,
                 where,
-                f" (seed {seed}); the evaluations before it are kept: fix the "
-                "strategy, then continue with --resume",
+                f" (seed {seed}); the evaluations before it are kept in the journal and "
+                "--resume continues from them (with the same plugin code and options)",
             ) from exc
 
     return call
