@@ -123,34 +123,39 @@ def run_experiment(
     """
     from strategies.experiment import make_config
     from strategies.experiment import run_experiment as execute
+    from strategies.registry import unregister
     from strategies.results import META_NAME, load_results
 
     out = Path(out)
-    names, options = _strategies(strategies)
     first_seed, n_seeds = _seeds(seeds)
     if budget_queries is None and budget_seconds is None:
         budget_queries = 200
-    config, bench = make_config(
-        benchmark=str(getattr(benchmark, "path", None) or benchmark),
-        dataset=dataset,
-        strategies=names,
-        first_seed=first_seed,
-        n_seeds=n_seeds,
-        budget_queries=budget_queries,
-        budget_seconds=budget_seconds,
-        n_workers=workers,
-        observe=observe,
-        backend=backend,
-        dask_local=dask_local,
-        dask_scheduler=dask_scheduler,
-        options=options,
-    )
-    continuing = bool(resume) and (out / META_NAME).is_file()
-    call = (
-        f"run_experiment(benchmark={config.benchmark!r}, dataset={config.dataset!r}, "
-        f"strategies={list(config.strategies)!r}, seeds=range({first_seed}, {first_seed + n_seeds}), "
-        f"budget_queries={budget_queries!r}, budget_seconds={budget_seconds!r}, out={str(out)!r})"
-    )
-    execute(out, config, bench, jobs=jobs, quiet=quiet, command_line=[call], resume=continuing)
+    names, options = _strategies(strategies)
+    try:  # classes given as objects are known for this call only
+        config, bench = make_config(
+            benchmark=str(getattr(benchmark, "path", None) or benchmark),
+            dataset=dataset,
+            strategies=names,
+            first_seed=first_seed,
+            n_seeds=n_seeds,
+            budget_queries=budget_queries,
+            budget_seconds=budget_seconds,
+            n_workers=workers,
+            observe=observe,
+            backend=backend,
+            dask_local=dask_local,
+            dask_scheduler=dask_scheduler,
+            options=options,
+        )
+        continuing = bool(resume) and (out / META_NAME).is_file()
+        call = (
+            f"run_experiment(benchmark={config.benchmark!r}, dataset={config.dataset!r}, "
+            f"strategies={list(config.strategies)!r}, seeds=range({first_seed}, "
+            f"{first_seed + n_seeds}), budget_queries={budget_queries!r}, "
+            f"budget_seconds={budget_seconds!r}, out={str(out)!r})"
+        )
+        execute(out, config, bench, jobs=jobs, quiet=quiet, command_line=[call], resume=continuing)
+    finally:
+        unregister(names)
     results, _ = load_results(out)
     return Experiment(results, report_of(out))

@@ -106,6 +106,12 @@ def register_class(cls: type) -> str:
     return ref
 
 
+def unregister(names: list[str]) -> None:
+    """Forget classes registered by :func:`register_class` (when the call that needed them ends)."""
+    for name in names:
+        _SESSION.pop(name, None)
+
+
 def resolve_strategy(name: str) -> tuple[type, str]:
     """(class, origin) for a built-in name, an installed plugin name or an import path."""
     text = str(name).strip()

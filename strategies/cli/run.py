@@ -38,6 +38,22 @@ def _list_strategies() -> None:
         click.echo(f"{name:<{width}}  {origin:<{wide}}  {summary}")
 
 
+def _same_options(pairs: tuple[str, ...], have: dict, strategies: list[str]) -> None:
+    """Refuse a resume whose --option values differ from the run's (naming the first that does)."""
+    import json
+
+    from strategies.options import parse_options
+
+    for name, given in parse_options(pairs, strategies).items():
+        for key, value in given.items():
+            had = have.get(name, {}).get(key, "(the default)")
+            if json.loads(json.dumps(value)) != had:
+                raise NasscoutError(
+                    f"cannot resume: --option {name}.{key}={value} differs from the run's "
+                    f"{name}.{key}={had} (in meta.json); drop the option or use the same value"
+                )
+
+
 @click.command("run")
 @click.option("--benchmark", default="nb201", show_default=True, help="Benchmark name or .h5 path.")
 @click.option(
@@ -177,8 +193,10 @@ def run(
                 have = cfg.get(field, CONFIG_DEFAULTS.get(field))
                 values[key] = ",".join(have) if key == "strategy" else have
     options = None
-    if resume and not rebuild_meta and not option_pairs:
-        options = cfg.get("options", {})  # the run's own strategy options
+    if resume and not rebuild_meta:  # the run's own strategy options; given ones must equal them
+        options = cfg.get("options", {})
+        _same_options(option_pairs, options, values["strategy"].split(","))
+        option_pairs = ()
     if values["strategy"] is None:
         from strategies.registry import strategy_names
 
