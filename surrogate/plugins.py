@@ -130,7 +130,7 @@ class PluginFacts:
     origin: str  # "import path" | "entry point NAME of DIST VERSION" | "python object"
     version: str | None  # the installed distribution's version, when it has one
     file: str | None
-    sha256: str | None  # of the module's source file (or of the class's source when it has no file)
+    sha256: str | None  # of the module's source file (of the class's own source in __main__)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,13 +158,15 @@ def _distribution_version(module: str) -> str | None:
 def plugin_facts(cls: type, origin: str) -> PluginFacts:
     """Module, version and source hash of ``cls`` (read now, from the code that is imported)."""
     module = sys.modules.get(cls.__module__)
-    file = getattr(module, "__file__", None)
+    # a class in a script or notebook (__main__): its own source, so editing other cells does not count
+    file = getattr(module, "__file__", None) if cls.__module__ != "__main__" else None
     digest = None
     if file and Path(file).is_file():
         digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     else:
         try:
             digest = hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()
+            file = inspect.getsourcefile(cls)
         except (OSError, TypeError):
             file = None
     return PluginFacts(
