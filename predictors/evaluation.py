@@ -236,6 +236,7 @@ class EvalResult:
 def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> EvalResult:
     """Run the protocol; ``log`` receives one line per predictor x train size as results come in."""
     from predictors.io import library_versions
+    from predictors.registry import call_model, plugin_record
     from predictors.zerocost import (
         NETWORK_PROXIES,
         PROXY_CLASSES,
@@ -308,10 +309,10 @@ def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> Eva
                 tr = trains[n]
                 model = make(name, s, features)
                 start = time.perf_counter()
-                model.fit(cells[tr], y[tr])
+                call_model(model, "fit", cells[tr], y[tr])
                 fit_s = time.perf_counter() - start
                 start = time.perf_counter()
-                mean, std = model.predict(cells[test], return_std=True)
+                mean, std = call_model(model, "predict", cells[test], return_std=True)
                 query_s = (time.perf_counter() - start) / len(test)
                 if hasattr(model, "time_uncached"):  # a cache answered: report what scoring costs
                     if name not in uncached_cost:
@@ -355,6 +356,7 @@ def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> Eva
         "space": space.name,
         "quick": bool(spec.quick),
         "options": spec.options,
+        "plugins": plugin_record(spec.predictors),
         "protocol": "NASLib: per seed a random split into disjoint test and nested train sets",
         "versions": library_versions(),
         "wall_time_s": round(time.perf_counter() - wall0, 3),

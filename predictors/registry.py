@@ -137,3 +137,54 @@ def catalog() -> list[tuple[str, str, type | None, str]]:
             ep = plugin_predictors().get(name)
             rows.append((name, f"plugin {dist_name(ep) if ep else ''}", None, f"BROKEN: {exc}"))
     return rows
+
+
+def call_model(model: Predictor, method: str, *args: Any, **kwargs: Any) -> Any:
+    """``model.method(...)``; for a plugin's model, an exception of its own becomes one PluginError line
+    (traceback kept for ``--debug``) and ``predict`` output of the wrong shape is refused."""
+    fn = getattr(model, method)
+    if type(model).__module__.split(".")[0] == "predictors":
+        return fn(*args, **kwargs)
+    name = f"{type(model).__module__}:{type(model).__qualname__}"
+    try:
+        out = fn(*args, **kwargs)
+    except NasscoutError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the plugin's own bug, reported in one line
+        import traceback
+
+        text = str(exc).strip().splitlines()
+        err = PluginError(
+            f"predictor {name!r} raised {type(exc).__name__}{': ' + text[0][:160] if text else ''} in "
+            f"{method}(); --debug shows its traceback"
+        )
+        err.detail = "".join(traceback.format_exception(exc))
+        raise err from exc
+    if method == "predict":
+        n = len(args[0]) if args else None
+        parts = out if kwargs.get("return_std") else (out,)
+        import numpy as np
+
+        shapes = [np.shape(p) for p in (parts if isinstance(parts, tuple) else ())]
+        want = 2 if kwargs.get("return_std") else 1
+        if len(shapes) != want or any(s != (n,) for s in shapes):
+            raise PluginError(
+                f"predictor {name!r}: predict() returned {type(out).__name__} of shapes {shapes} for {n} "
+                f"cells; accepted: an array of shape ({n},)"
+                + (", and with return_std=True a (mean, std) pair of them" if want == 2 else "")
+            )
+        arrays = tuple(np.asarray(p, dtype=np.float64) for p in parts)
+        return arrays if want == 2 else arrays[0]
+    return out
+
+
+def plugin_record(names: Any) -> dict[str, dict[str, Any]]:
+    """Module, version, file and sha256 of each plugin predictor among ``names`` (for result metadata)."""
+    from surrogate.plugins import plugin_facts
+
+    out = {}
+    for name in names:
+        if name not in PREDICTORS:
+            cls, origin = resolve_predictor(name)
+            out[name] = plugin_facts(cls, origin).to_json()
+    return out

@@ -301,6 +301,11 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
     mean = bench.query(cells, dataset=ds, fidelity=top, seed="mean")
     options, objectives = _strategy_facts(config.strategies, config.options)
     plugins = {n: strategy_facts(n) for n in config.strategies if is_plugin(n)}
+    from surrogate.registry import benchmark_plugin_facts
+
+    bench_plugin = benchmark_plugin_facts(config.benchmark)
+    if bench_plugin is not None:
+        plugins[f"--benchmark {config.benchmark}"] = bench_plugin
     return {
         "schema": "nasscout-run",
         "schema_version": META_SCHEMA,
@@ -389,6 +394,13 @@ def check_plugins(meta: dict[str, Any], strategies: tuple[str, ...]) -> None:
     from surrogate.plugins import check_unchanged, plugin_facts
 
     recorded = meta.get("plugins") or {}
+    bench = f"--benchmark {meta['config'].get('benchmark')}"
+    if bench in recorded:
+        from surrogate.registry import benchmark_plugin_facts
+
+        now = benchmark_plugin_facts(meta["config"]["benchmark"])
+        if now is not None:
+            check_unchanged(recorded[bench], now, bench)
     for name in strategies:
         if is_plugin(name) and name in recorded:
             from strategies.registry import resolve_strategy

@@ -178,18 +178,20 @@ def plugin_facts(cls: type, origin: str) -> PluginFacts:
     )
 
 
-def check_unchanged(recorded: dict[str, Any], now: PluginFacts, name: str) -> None:
+def check_unchanged(recorded: dict[str, Any], now: PluginFacts | dict[str, Any], name: str) -> None:
     """Refuse to continue a run with plugin code other than the code it started with."""
-    was = recorded.get("sha256")
-    if was is not None and was != now.sha256:
-        where = now.file or now.ref
+    now = now.to_json() if isinstance(now, PluginFacts) else now
+    was, sha = recorded.get("sha256"), now.get("sha256")
+    if was is not None and was != sha:
+        where = now.get("file") or now.get("ref")
         raise NasscoutError(
             f"cannot resume: the code of plugin {name!r} changed since the run started ({where} has "
-            f"sha256 {str(now.sha256)[:12]}..., the run recorded {str(was)[:12]}...); results would mix two "
+            f"sha256 {str(sha)[:12]}..., the run recorded {str(was)[:12]}...); results would mix two "
             "versions: restore that code, or start a new run with another --out"
         )
-    if recorded.get("version") and now.version and recorded["version"] != now.version:
+    version = now.get("version")
+    if recorded.get("version") and version and recorded["version"] != version:
         raise NasscoutError(
-            f"cannot resume: plugin {name!r} is now {now.version}, the run used {recorded['version']}; "
+            f"cannot resume: plugin {name!r} is now {version}, the run used {recorded['version']}; "
             "install that version again, or start a new run with another --out"
         )

@@ -123,6 +123,22 @@ def _plugin_benchmark(name: str) -> TabularBenchmark:
     return obj
 
 
+def benchmark_plugin_facts(name: str) -> dict | None:
+    """Module, version, file and sha256 of the plugin behind benchmark ``name`` (None: not a plugin)."""
+    from surrogate.plugins import dist_name, plugin_facts
+
+    if name in BUILT or name.startswith("train:") or name.endswith((".h5", ".hdf5")):
+        return None
+    eps = entry_points_of("benchmark")
+    if name in eps:
+        obj, origin = load_entry_point(eps[name], "benchmark"), f"plugin {dist_name(eps[name])}"
+    elif is_import_path(name) and not Path(name).is_file():
+        obj, origin = load_import_path(name, "benchmark"), "import path"
+    else:
+        return None
+    return plugin_facts(obj if hasattr(obj, "__qualname__") else type(obj), origin).to_json()
+
+
 def load_benchmark(name: str) -> TabularBenchmark:
     """A benchmark by registry name or file path (opened once per process)."""
     if name in _OPEN:

@@ -202,6 +202,21 @@ class RaisesInAsk(Strategy):
     def tell(self, trial, obs):
         pass
 
+class RaisesInFit(Predictor):
+    def fit(self, archs, y):
+        raise KeyError("my fit bug")
+    def predict(self, archs, *, return_std=False):
+        return np.zeros(len(archs))
+
+class PredictsAScalar(Predictor):
+    def fit(self, archs, y):
+        return self
+    def predict(self, archs, *, return_std=False):
+        return (0.0, 1.0) if return_std else 0.0
+
+def not_a_benchmark():
+    return 42
+
 class FitWithoutY(Predictor):
     def fit(self, archs):
         return self
@@ -274,6 +289,20 @@ def test_a_broken_predictor_is_one_line(broken, nb201, capsys):
     code, _, err = cli(capsys, "predictors", "fit", "--model", "plug_broken:AskTakesBudget",
                        "--train-size", "10", "--out", "x.model")  # fmt: skip
     assert "(AskTakesBudget) is not a Predictor" in one_line_error(code, err)
+    eval_args = ("--train-sizes", "20", "--seeds", "1", "--features", "none")
+    code, _, err = cli(
+        capsys, "predictors", "eval", "--predictors", "plug_broken:RaisesInFit", *eval_args
+    )
+    line = one_line_error(code, err)
+    assert "predictor 'plug_broken:RaisesInFit' raised KeyError: 'my fit bug' in fit()" in line
+    code, _, err = cli(capsys, "predictors", "eval", "--predictors", "plug_broken:PredictsAScalar",
+                       *eval_args)  # fmt: skip
+    assert "predict() returned tuple of shapes [(), ()] for 200 cells" in one_line_error(code, err)
+    code, _, err = cli(capsys, "run", "--benchmark", "plug_broken:not_a_benchmark", "--strategy", "rs",
+                       "--out", "unused")  # fmt: skip
+    assert "benchmark plugin 'plug_broken:not_a_benchmark' gave a int, not a Benchmark" in (
+        one_line_error(code, err)
+    )
 
 
 # ---- predictors by import path ------------------------------------------------------------------------
@@ -342,6 +371,9 @@ def test_a_benchmark_entry_point(installed, nb201, tmp_path, capsys):
     import pandas as pd
 
     df = pd.read_csv(out / "results.csv")
+    meta = json.loads((out / "meta.json").read_text())
+    facts = meta["plugins"]["--benchmark nb201-no-none"]
+    assert facts["ref"] == "nasscout_example.benchmarks:nb201_without_none" and facts["sha256"]
     assert df["benchmark"].unique().tolist() == ["nb201-no-none"]
     assert not df["arch"].str.contains("none~").any()  # only the cells the plugin's table holds
 

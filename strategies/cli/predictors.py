@@ -261,7 +261,7 @@ def fit_cmd(
         json_dumps,
     )
     from predictors.io import read_cells_file, save_predictor
-    from predictors.registry import predictor_class
+    from predictors.registry import call_model, plugin_record, predictor_class
     from predictors.zerocost import cell_features
     from surrogate.registry import load_benchmark
 
@@ -324,7 +324,7 @@ def fit_cmd(
     )
     model.check_applicable()
     start = time.perf_counter()
-    model.fit(cells, y)
+    call_model(model, "fit", cells, y)
     fit_s = time.perf_counter() - start
     if provenance["targets"] == "benchmark":
         fid = int(bench.query(cells[:1], dataset=ds, seed="mean").fidelity)
@@ -344,6 +344,7 @@ def fit_cmd(
         "training_cells": [int(c) for c in cells],
         "training_targets": [float(v) for v in y],
         "provenance": provenance,
+        "plugins": plugin_record([name]),
         "fit_time_s": round(fit_s, 4),
     }
     header = save_predictor(model, out_path, metadata)
