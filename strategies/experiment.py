@@ -26,7 +26,8 @@ import numpy as np
 
 from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail
 from strategies.journal_check import read_checked
-from strategies.registry import get_strategy, is_plugin, parse_strategy_list, strategy_facts
+from strategies.plugin_meta import check_plugins, plugin_record
+from strategies.registry import get_strategy, parse_strategy_list
 from strategies.results import (
     LOCK_NAME,
     META_NAME,
@@ -300,12 +301,7 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
     top = max(bench.fidelities_for(ds))
     mean = bench.query(cells, dataset=ds, fidelity=top, seed="mean")
     options, objectives = _strategy_facts(config.strategies, config.options)
-    plugins = {n: strategy_facts(n) for n in config.strategies if is_plugin(n)}
-    from surrogate.registry import benchmark_plugin_facts
-
-    bench_plugin = benchmark_plugin_facts(config.benchmark)
-    if bench_plugin is not None:
-        plugins[f"--benchmark {config.benchmark}"] = bench_plugin
+    plugins = plugin_record(config.benchmark, config.strategies)
     return {
         "schema": "nasscout-run",
         "schema_version": META_SCHEMA,
@@ -386,27 +382,6 @@ def prepare_new(out: Path) -> int:
     if not os.access(out, os.W_OK):
         raise NasscoutError(f"cannot write to {out}: permission denied; choose a writable --out")
     return _lock(out)
-
-
-def check_plugins(meta: dict[str, Any], strategies: tuple[str, ...]) -> None:
-    """Refuse a resume whose plugin strategies' code is not the code the run started with. The classes are
-    imported by the names the user runs with (never from anything in the run folder)."""
-    from surrogate.plugins import check_unchanged, plugin_facts
-
-    recorded = meta.get("plugins") or {}
-    bench = f"--benchmark {meta['config'].get('benchmark')}"
-    if bench in recorded:
-        from surrogate.registry import benchmark_plugin_facts
-
-        now = benchmark_plugin_facts(meta["config"]["benchmark"])
-        if now is not None:
-            check_unchanged(recorded[bench], now, bench)
-    for name in strategies:
-        if is_plugin(name) and name in recorded:
-            from strategies.registry import resolve_strategy
-
-            cls, origin = resolve_strategy(name)
-            check_unchanged(recorded[name], plugin_facts(cls, origin), name)
 
 
 def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:

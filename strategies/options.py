@@ -131,8 +131,14 @@ def type_options(cls: type, name: str, raw: dict[str, str]) -> dict[str, Any]:
         return Any
 
     listing = ", ".join(f"{n} ({_describe(typ(p))})" for n, p in params.items()) or "none"
+    takes_any = any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
+    )
     out: dict[str, Any] = {}
     for key, text in raw.items():
+        if key not in params and takes_any:  # **options: a JSON literal, else the text
+            out[key] = _convert(text, Any)
+            continue
         if key not in params:
             raise NasscoutError(
                 f"--option {name}.{key}: {name} has no option {key!r}; accepted: {listing}"
@@ -182,9 +188,13 @@ def check_options(
             )
         if not isinstance(values, dict):
             raise NasscoutError(f"options for {name!r} must be a dict of keyword -> value")
-        params = option_parameters(get_strategy(name))
+        cls = get_strategy(name)
+        params = option_parameters(cls)
+        takes_any = any(
+            p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()
+        )
         for key in values:
-            if key not in params:
+            if key not in params and not takes_any:
                 raise NasscoutError(
                     f"{name} has no option {key!r}; accepted: {', '.join(params) or 'none'}"
                 )

@@ -21,7 +21,6 @@ from surrogate.plugins import (
     is_import_path,
     load_entry_point,
     load_import_path,
-    plugin_facts,
 )
 
 STRATEGIES: dict[str, str] = {
@@ -138,12 +137,6 @@ def get_strategy(name: str) -> type:
 
 def is_plugin(name: str) -> bool:
     return str(name).strip().lower() not in STRATEGIES
-
-
-def strategy_facts(name: str) -> dict[str, Any]:
-    """What meta.json records about a plugin strategy: module, version, file and its sha256."""
-    cls, origin = resolve_strategy(name)
-    return plugin_facts(cls, origin).to_json()
 
 
 def list_strategies() -> list[tuple[str, str]]:
