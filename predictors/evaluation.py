@@ -87,9 +87,10 @@ class EvalSpec:
 
 
 def available_predictors() -> list[str]:
-    from predictors.registry import PREDICTORS
+    """Built-in predictors, then those of installed plugins (entry points)."""
+    from predictors.registry import predictor_names
 
-    return list(PREDICTORS)
+    return predictor_names()
 
 
 def default_predictors(benchmark: str | None = None, dataset: str | None = None) -> tuple[str, ...]:
@@ -114,12 +115,14 @@ def default_predictors(benchmark: str | None = None, dataset: str | None = None)
 def _check_spec(spec: EvalSpec, n_available: int, space: SearchSpace) -> None:
     if not spec.predictors:
         raise NasscoutError("no predictors given; accepted: " + ", ".join(available_predictors()))
-    from predictors.registry import predictor_class
+    from predictors.registry import is_predictor_name, predictor_class
 
     have = available_predictors()
     for name in spec.predictors:
-        if name not in have:
-            raise NasscoutError(f"unknown predictor {name!r}; accepted: {', '.join(have)}")
+        if not is_predictor_name(name):
+            raise NasscoutError(
+                f"unknown predictor {name!r}; accepted: {', '.join(have)}, or package.module:Class"
+            )
         predictor_class(name)  # import every model now: a broken one fails before any work
     dup = [p for p in spec.predictors if spec.predictors.count(p) > 1]
     if dup:
@@ -233,6 +236,7 @@ class EvalResult:
 def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> EvalResult:
     """Run the protocol; ``log`` receives one line per predictor x train size as results come in."""
     from predictors.io import library_versions
+    from predictors.registry import call_model, plugin_record
     from predictors.zerocost import (
         NETWORK_PROXIES,
         PROXY_CLASSES,
@@ -305,10 +309,10 @@ def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> Eva
                 tr = trains[n]
                 model = make(name, s, features)
                 start = time.perf_counter()
-                model.fit(cells[tr], y[tr])
+                call_model(model, "fit", cells[tr], y[tr])
                 fit_s = time.perf_counter() - start
                 start = time.perf_counter()
-                mean, std = model.predict(cells[test], return_std=True)
+                mean, std = call_model(model, "predict", cells[test], return_std=True)
                 query_s = (time.perf_counter() - start) / len(test)
                 if hasattr(model, "time_uncached"):  # a cache answered: report what scoring costs
                     if name not in uncached_cost:
@@ -352,6 +356,7 @@ def evaluate(spec: EvalSpec, *, log: Callable[[str], None] | None = None) -> Eva
         "space": space.name,
         "quick": bool(spec.quick),
         "options": spec.options,
+        "plugins": plugin_record(spec.predictors),
         "protocol": "NASLib: per seed a random split into disjoint test and nested train sets",
         "versions": library_versions(),
         "wall_time_s": round(time.perf_counter() - wall0, 3),

@@ -38,14 +38,28 @@ class UnsafeState(NasscoutError):
     """The saved state holds something this format does not load (refused, nothing was run)."""
 
 
-def trusted_classes() -> dict[str, type]:
-    """'module:qualname' -> class for every type a model file may rebuild (an explicit allowlist)."""
+def trusted_classes(extra: tuple[type, ...] = (), *, plugins: bool = False) -> dict[str, type]:
+    """'module:qualname' -> class for every type a model file may rebuild (an explicit allowlist): the
+    built-in predictors and helpers, ``extra`` classes, and with ``plugins`` the predictors of installed
+    packages' ``nasscout.predictors`` entry points (installed by the user; a file only chooses among them).
+    A plugin given only by import path is never trusted by a file: it names code outside the allowlist."""
     from predictors.registry import PREDICTORS
 
     out: dict[str, type] = {}
     for ref in (*PREDICTORS.values(), *HELPERS):
         module, name = ref.split(":")
         out[ref] = getattr(import_module(module), name)
+    if plugins:
+        from predictors.registry import plugin_predictors, predictor_class
+
+        for name in plugin_predictors():
+            try:
+                cls = predictor_class(name)
+            except NasscoutError:
+                continue  # a broken plugin cannot be what a file needs
+            out[f"{cls.__module__}:{cls.__qualname__}"] = cls
+    for cls in extra:
+        out[f"{cls.__module__}:{cls.__qualname__}"] = cls
     return out
 
 
@@ -174,7 +188,8 @@ class _Reader:
         cls = self.trusted.get(name) if isinstance(name, str) else None
         if cls is None:
             raise UnsafeState(
-                f"it names type {str(name)[:80]!r}, which is not a nasscout predictor type"
+                f"it names type {str(name)[:80]!r}, which is not a nasscout predictor type (built-in, "
+                "or of an installed nasscout.predictors plugin)"
             )
         attrs = self.decode(state)
         if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
@@ -256,9 +271,24 @@ def _space(name: Any) -> Any:
     raise UnsafeState(f"unknown search space {str(name)[:40]!r}")
 
 
+def _class_refs(tree: Any) -> set[str]:
+    """Every class name an encoded tree mentions (to decide whether installed plugins must be imported)."""
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            if isinstance(v.get("$object"), str):
+                out.add(v["$object"])
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return out
+
+
 def dumps_state(obj: Any) -> bytes:
     """``obj`` (a predictor) as the bytes of a zip: ``state.json`` plus one stored ``.npy`` per array."""
-    writer = _Writer(trusted_classes())
+    writer = _Writer(trusted_classes((type(obj),)))  # the model being saved is the user's own
     tree = writer.encode(obj)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -288,6 +318,9 @@ def loads_state(payload: bytes) -> Any:
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, RecursionError) as exc:
         raise UnsafeState(f"the model data is unreadable ({type(exc).__name__})") from None
     try:
-        return _Reader(trusted_classes(), arrays).decode(tree)
+        trusted = trusted_classes()
+        if not all(ref in trusted for ref in _class_refs(tree)):
+            trusted = trusted_classes(plugins=True)
+        return _Reader(trusted, arrays).decode(tree)
     except RecursionError:
         raise UnsafeState("the model data is nested too deeply") from None

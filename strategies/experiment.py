@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import inspect
+import json
 import os
 import platform
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail
 from strategies.journal_check import read_checked
+from strategies.plugin_meta import check_plugins, plugin_record
 from strategies.registry import get_strategy, parse_strategy_list
 from strategies.results import (
     LOCK_NAME,
@@ -53,6 +55,7 @@ RESULT_OPTIONS = (
     "n_workers",
     "observe",
     "backend",
+    "options",
 )
 OPTION_FLAGS = {
     "benchmark": "--benchmark",
@@ -65,6 +68,7 @@ OPTION_FLAGS = {
     "n_workers": "--workers",
     "observe": "--observe",
     "backend": "--backend",
+    "options": "--option",
 }
 
 
@@ -74,6 +78,7 @@ CONFIG_DEFAULTS = {
     "backend": "simulated",
     "dask_local": None,
     "dask_scheduler": None,
+    "options": {},
 }
 
 
@@ -93,6 +98,8 @@ class RunConfig:
     backend: str = "simulated"
     dask_local: int | None = None
     dask_scheduler: str | None = None
+    # per strategy, the keyword options it runs with (typed; only those given, defaults are the class's)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def seeds(self) -> list[int]:
@@ -138,15 +145,24 @@ def make_config(
     backend: str = "simulated",
     dask_local: int | None = None,
     dask_scheduler: str | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
+    option_pairs: tuple[str, ...] | list[str] = (),
 ) -> tuple[RunConfig, Any]:
-    """Validate options (loading the benchmark) -> (config, benchmark). Nothing touches the disk."""
+    """Validate options (loading the benchmark) -> (config, benchmark). Nothing touches the disk.
+
+    ``options`` are strategy options as Python values ({strategy: {key: value}}); ``option_pairs`` the
+    CLI's ``STRATEGY.KEY=VALUE`` texts, typed by each strategy's signature."""
+    from strategies.options import check_options, parse_options
     from surrogate.registry import load_benchmark
 
     names = parse_strategy_list(
         ",".join(strategies) if not isinstance(strategies, str) else strategies
     )
     for name in names:
-        get_strategy(name)  # fail now on an import problem, not in a worker
+        get_strategy(name)  # fail now on an import problem or a broken plugin, not in a worker
+    strategy_options = check_options(options or {}, names)
+    for name, values in parse_options(tuple(option_pairs), names).items():
+        strategy_options.setdefault(name, {}).update(values)
     n_seeds = _int_in(n_seeds, "--seeds", 1, MAX_SEEDS)
     first_seed = _int_in(first_seed, "--first-seed", 0, MAX_SEED - n_seeds + 1)
     bench = load_benchmark(benchmark)
@@ -186,7 +202,7 @@ def make_config(
         raise NasscoutError(msg) from None
     # a strategy that cannot run here says so now, before anything touches the disk; `all` means "all
     # that apply" and names the ones it leaves out
-    reasons = {n: _cannot_run(runner, n) for n in names}
+    reasons = {n: _cannot_run(runner, n, strategy_options.get(n, {})) for n in names}
     skipped = [n for n in names if reasons[n] is not None]
     if skipped and str(strategies).strip() == "all":
         for n in skipped:
@@ -207,16 +223,22 @@ def make_config(
         backend=backend,
         dask_local=dask_local,
         dask_scheduler=dask_scheduler,
+        options={n: strategy_options[n] for n in names if strategy_options.get(n)},
     )
     return config, bench
 
 
-def _cannot_run(runner: Runner, name: str) -> str | None:
-    """Why strategy ``name`` cannot run on this benchmark and dataset (its own one line), or None."""
+def _cannot_run(runner: Runner, name: str, options: dict[str, Any]) -> str | None:
+    """Why strategy ``name`` cannot run on this benchmark and dataset with ``options`` (its own one line:
+    an option value it refuses too), or None."""
     try:
-        runner.make_strategy(name)
+        runner.make_strategy(name, **options)
     except NasscoutError as exc:
         return str(exc).removeprefix(f"{name}: ")
+    except Exception as exc:  # noqa: BLE001 - a plugin's constructor failing in its own way
+        from strategies.runner import plugin_failure
+
+        raise plugin_failure(exc, name, "__init__") from exc
     return None
 
 
@@ -239,7 +261,9 @@ def _versions() -> dict[str, str]:
     return {"nasscout": nasscout, "numpy": np.__version__, "python": platform.python_version()}
 
 
-def _strategy_facts(names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def _strategy_facts(
+    names: tuple[str, ...], given: dict[str, dict[str, Any]] | None = None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
     options: dict[str, Any] = {}
     objectives: dict[str, list[str]] = {}
     for name in names:
@@ -251,7 +275,7 @@ def _strategy_facts(names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, l
             if p.kind is p.KEYWORD_ONLY
             and p.name not in ("seed", "context")
             and isinstance(p.default, (int, float, str, bool, type(None)))
-        }
+        } | dict((given or {}).get(name, {}))
         obj = getattr(cls, "objectives", None)
         if obj:
             objectives[name] = [str(o) for o in obj]
@@ -276,7 +300,8 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
     cells = bench.cells_for(ds)
     top = max(bench.fidelities_for(ds))
     mean = bench.query(cells, dataset=ds, fidelity=top, seed="mean")
-    options, objectives = _strategy_facts(config.strategies)
+    options, objectives = _strategy_facts(config.strategies, config.options)
+    plugins = plugin_record(config.benchmark, config.strategies)
     return {
         "schema": "nasscout-run",
         "schema_version": META_SCHEMA,
@@ -288,6 +313,8 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
         },
         "strategy_options": options,
         "objectives": objectives,
+        # where each plugin strategy's code came from; a resume refuses when its file hash changed
+        "plugins": plugins,
         "benchmark": {
             "name": bench.name,
             "kind": bench.kind,
@@ -306,7 +333,8 @@ def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[s
         "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]"
         if config.observe == "seed"
         else "observe=mean: every trial observes its cell's seed-mean validation value",
-        "strategy_options_note": "keyword options of each strategy class as run (None: the class default)",
+        "strategy_options_note": "keyword options of each strategy class as run (None: the class default); "
+        "config.options holds the ones given (--option)",
         "command_line": command_line,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "resumed": [],
@@ -365,9 +393,15 @@ def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:
         have = cfg.get(key, CONFIG_DEFAULTS.get(key))
         if key == "strategies":
             value, have = list(value), list(have)
+        if key == "options":
+            value, have = json.loads(json.dumps(value)), have or {}
         if value != have:
             shown = ",".join(value) if key == "strategies" else value
             had = ",".join(have) if key == "strategies" else have
+            if key == "options":
+                from strategies.options import describe
+
+                shown, had = describe(value) or "(none)", describe(have) or "(none)"
             raise NasscoutError(
                 f"cannot resume: {OPTION_FLAGS[key]} {shown} differs from the run's {had} "
                 f"(in {META_NAME}); drop the option or use the same value"
@@ -433,9 +467,18 @@ def _run_task(task: tuple[str, int]) -> tuple[str, int, int]:
     else:
         tick = _S.tick
         pending = None
-    traj = runner.run(
-        strategy, journal=journal, replay=_S.replay.get(task), on_row=tick, name=strategy
-    )
+    try:
+        traj = runner.run(
+            strategy,
+            options=cfg.options.get(strategy),
+            journal=journal,
+            replay=_S.replay.get(task),
+            on_row=tick,
+            name=strategy,
+        )
+    except BaseException:
+        journal.flush()  # what was evaluated before the failure stays in the journal for --resume
+        raise
     journal.add({"strategy": strategy, "seed": seed, "done": True, "rows": len(traj)})
     journal.flush()
     if pending is not None and pending[0]:
@@ -584,6 +627,7 @@ def _run_experiment(
     elif resume:
         meta = read_meta(out)  # names what is left when meta.json is gone
         compare_options(meta, config.to_json())
+        check_plugins(meta, config.strategies)
         lock = _lock(out)
     else:
         lock = prepare_new(out)

@@ -182,6 +182,21 @@ def format_table(
         f"best valid {b['best_valid_acc']:.4g} (cell #{b['best_index']})",
         f"validation regret of the incumbent ({metric}; regret in its units), mean ± 95% CI over seeds",
     ]
+    extra = []
+    for name, p in (meta.get("plugins") or {}).items():
+        sha = str(p.get("sha256") or "")[:12]
+        ref = "" if p.get("ref") == name else f" = {p.get('ref')}"
+        v = p.get("version")
+        version = v if v and v not in str(p.get("origin")) else None
+        extra.append(
+            f"plugin {name}{ref} ({p.get('origin')}{', ' + version if version else ''}; "
+            f"sha256 {sha or '?'})"
+        )
+    if cfg.get("options"):
+        from strategies.options import describe
+
+        extra.append(f"strategy options: {describe(cfg['options'])}")
+    lines[1:1] = extra
     cols = [f"@{n}" for n in CHECKPOINTS] + ["final"]
     width = max([len("strategy")] + [len(s) for s in summary])
     head = f"{'strategy':<{width}}  {'seeds':>5}  " + "  ".join(f"{c:>13}" for c in cols)

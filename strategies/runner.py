@@ -109,7 +109,47 @@ def incumbent_regret(
     return out
 
 
+def plugin_failure(exc: BaseException, name: str, where: str, detail: str = "") -> NasscoutError:
+    """One line for an exception raised inside a user's strategy (its traceback kept for --debug, also
+    across worker processes)."""
+    import traceback
+
+    from surrogate.plugins import PluginError
+
+    text = str(exc).strip().splitlines()
+    err = PluginError(
+        f"strategy {name!r} raised {type(exc).__name__}"
+        f"{': ' + text[0][:160] if text else ''} in {where}{detail}; --debug shows its traceback"
+    )
+    err.detail = "".join(traceback.format_exception(exc))
+    return err
+
+
+def _guarded(fn: Callable, name: str, where: str, seed: int) -> Callable:
+    """``fn`` with anything but a NasscoutError re-raised as one PluginError line."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except NasscoutError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the plugin's own bug, reported in one line
+            raise plugin_failure(
+                exc,
+                name,
+                where,
+                f" (seed {seed}); the evaluations before it are kept in the journal and "
+                "--resume continues from them (with the same plugin code and options)",
+            ) from exc
+
+    return call
+
+
 # ---- the runner ----------------------------------------------------------------------------------------------------
+def _is_builtin(cls: Any) -> bool:
+    return str(getattr(cls, "__module__", "")).split(".")[0] == "strategies"
+
+
 def _check_int(value: Any, what: str, low: int, high: int) -> int:
     if (
         isinstance(value, bool)
@@ -220,11 +260,19 @@ class Runner:
                     f"strategy seed {strategy.seed} differs from the run seed {self.seed}; they must match"
                 )
             return strategy
+        name = strategy
         if isinstance(strategy, str):
             from strategies.registry import get_strategy
 
             strategy = get_strategy(strategy)
-        return strategy(self.space, seed=self.seed, context=self.context, **options)
+        if _is_builtin(strategy):
+            return strategy(self.space, seed=self.seed, context=self.context, **options)
+        try:
+            return strategy(self.space, seed=self.seed, context=self.context, **options)
+        except NasscoutError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a plugin's constructor failing in its own way
+            raise plugin_failure(exc, str(name), "__init__") from exc
 
     def _check_trial(self, trial: Any, name: str) -> tuple[int, int]:
         if not isinstance(trial, Trial):
@@ -281,10 +329,13 @@ class Runner:
             wall_offset = 0.0
         rows: list[Row] = []
         submit, completed = backend.submit, backend.next_completed
+        ask, tell = strat.ask, strat.tell
+        if not _is_builtin(type(strat)):  # the user's code: its failures become one line
+            ask, tell = _guarded(ask, name, "ask()", seed), _guarded(tell, name, "tell()", seed)
         asked, free, replayed = 0, self.n_workers, 0
         while True:
             while free and asked < limit_q and backend.now() < limit_t:
-                trial = strat.ask()
+                trial = ask()
                 if trial is None:
                     if not backend.pending:
                         raise NasscoutError(
@@ -326,7 +377,7 @@ class Runner:
                 row = old
                 replayed += 1
             rows.append(row)
-            strat.tell(
+            tell(
                 job.trial,
                 Observation(
                     row.observed_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,

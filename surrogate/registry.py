@@ -9,6 +9,13 @@ from pathlib import Path
 
 from surrogate.atomic import clean_stale_temps
 from surrogate.errors import DataError, NasscoutError
+from surrogate.plugins import (
+    PluginError,
+    entry_points_of,
+    is_import_path,
+    load_entry_point,
+    load_import_path,
+)
 from surrogate.sources import benchmark_cache
 from surrogate.tabular import TabularBenchmark
 
@@ -87,6 +94,51 @@ def open_nb201(*, rebuild: bool = False) -> TabularBenchmark:
     return open_built("nb201", rebuild=rebuild)
 
 
+def _plugin_benchmark(name: str) -> TabularBenchmark:
+    """A benchmark from an installed ``nasscout.benchmarks`` entry point or an import path: a callable
+    without arguments that returns one (or a Benchmark object itself), checked against the contract."""
+    from surrogate.benchmark import Benchmark
+
+    eps = entry_points_of("benchmark")
+    obj = (
+        load_entry_point(eps[name], "benchmark")
+        if name in eps
+        else load_import_path(name, "benchmark")
+    )
+    if callable(obj) and not isinstance(obj, Benchmark):
+        try:
+            obj = obj()
+        except NasscoutError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the plugin's own failure, in one line
+            raise PluginError(
+                f"benchmark plugin {name!r} raised {type(exc).__name__}: {str(exc)[:160]}; --debug shows "
+                "its traceback"
+            ) from exc
+    if not isinstance(obj, Benchmark):
+        raise PluginError(
+            f"benchmark plugin {name!r} gave a {type(obj).__name__}, not a Benchmark; accepted: a callable "
+            "returning an object with the surrogate.benchmark.Benchmark protocol (e.g. TabularBenchmark)"
+        )
+    return obj
+
+
+def benchmark_plugin_facts(name: str) -> dict | None:
+    """Module, version, file and sha256 of the plugin behind benchmark ``name`` (None: not a plugin)."""
+    from surrogate.plugins import dist_name, plugin_facts
+
+    if name in BUILT or name.startswith("train:") or name.endswith((".h5", ".hdf5")):
+        return None
+    eps = entry_points_of("benchmark")
+    if name in eps:
+        obj, origin = load_entry_point(eps[name], "benchmark"), f"plugin {dist_name(eps[name])}"
+    elif is_import_path(name) and not Path(name).is_file():
+        obj, origin = load_import_path(name, "benchmark"), "import path"
+    else:
+        return None
+    return plugin_facts(obj if hasattr(obj, "__qualname__") else type(obj), origin).to_json()
+
+
 def load_benchmark(name: str) -> TabularBenchmark:
     """A benchmark by registry name or file path (opened once per process)."""
     if name in _OPEN:
@@ -103,10 +155,16 @@ def load_benchmark(name: str) -> TabularBenchmark:
         )
     elif benchmark_cache(name).exists():  # e.g. 'nats-tss' after `nasscout data import nats-tss`
         bench = open_cached(name, f"re-import it (`nasscout data import {name} PATH`)")
+    elif name in entry_points_of("benchmark") or is_import_path(name):
+        bench = _plugin_benchmark(name)
     else:
-        accepted = ", ".join(n for n in BENCHMARKS if n in BUILT or benchmark_cache(n).exists())
+        accepted = ", ".join(
+            [n for n in BENCHMARKS if n in BUILT or benchmark_cache(n).exists()]
+            + sorted(entry_points_of("benchmark"))
+        )
         raise NasscoutError(
-            f"unknown benchmark {name!r}; accepted: {accepted}, or a path to a .h5 file"
+            f"unknown benchmark {name!r}; accepted: {accepted}, a path to a .h5 file, or "
+            "package.module:function"
         )
     _OPEN[name] = bench
     return bench

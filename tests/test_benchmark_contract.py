@@ -34,7 +34,7 @@ def _tiny_training(root: str):
     return bench
 
 
-def _open(kind: str, tmp_root: Path):
+def _open(kind: str, tmp_root: Path, tables: dict | None = None):
     from surrogate.registry import load_benchmark
     from surrogate.tabular import TabularBenchmark
 
@@ -44,13 +44,27 @@ def _open(kind: str, tmp_root: Path):
         return TabularBenchmark.open(REPO / "datasets" / "nb201-fmnist-mini.h5"), "fashion-mnist"
     if kind == "training":
         return _tiny_training(str(tmp_root)), "fashion-mnist"
+    if kind == "table-import":  # a user's CSV of 400 real NB201 cells at 12 and 200 epochs
+        return _imported_table(str(tables["two"])), "my-cifar10"
     name, ds = kind.split("/")
     return load_benchmark(name), ds
+
+
+@cache
+def _imported_table(csv: str):
+    """`nasscout data import table` of a user's CSV (conftest.user_tables: real NB201 rows)."""
+    from surrogate.import_table import import_table
+    from surrogate.tabular import TabularBenchmark
+
+    out = Path(csv).with_suffix(".contract.h5")
+    import_table(csv, space="nb201", dataset="my-cifar10", out=out)
+    return TabularBenchmark.open(out)
 
 
 KINDS = [
     "nb201",
     "fmnist-mini",
+    "table-import",
     "training",
     "transnas-micro/class_object",
     "transnas-micro/room_layout",  # a negative loss: still higher is better
@@ -65,8 +79,8 @@ def tmp_root(tmp_path_factory):
 
 
 @pytest.fixture(params=KINDS)
-def bench_ds(request, shared_data, tmp_root):
-    return _open(request.param, tmp_root)
+def bench_ds(request, shared_data, tmp_root, user_tables):
+    return _open(request.param, tmp_root, user_tables)
 
 
 def test_names_kinds_and_space(bench_ds):

@@ -164,6 +164,60 @@ def import_nb201_pth_cmd(
     click.echo(_imported(written, time.perf_counter() - t0))
 
 
+@data_import.command("table", short_help="Import your own CSV/Parquet table of trained archs.")
+@click.argument("path")
+@click.option("--space", default="nb201", show_default=True, help="The archs' search space.")
+@click.option("--dataset", required=True, help="The name of your data set (e.g. my-cifar10).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .h5 to write.")
+@click.option(
+    "--epochs", type=int, default=None, help="Training length, when there is no epochs column."
+)
+@click.option("--name", default=None, help="Benchmark name (default: the --out file's stem).")
+@click.option(
+    "--arch-column", default="arch", show_default=True, help="The column holding the archs."
+)
+def import_table_cmd(
+    path: str,
+    space: str,
+    dataset: str,
+    out: str,
+    epochs: int | None,
+    name: str | None,
+    arch_column: str,
+) -> None:
+    """Turn a table of trained architectures (PATH, .csv or .parquet) into a benchmark file.
+
+    Columns: arch (string or index), valid_acc with an optional seed column, or valid_acc_<seed> columns
+    (percent); optional test_acc, train_time_s (seconds), epochs, params_m, flops_m, latency_s. Rows that do
+    not parse stop the import with their line numbers; archs not in the table are not in the benchmark.
+    """
+    import time
+
+    from surrogate.import_table import import_table
+
+    t0 = time.perf_counter()
+    s = import_table(
+        path,
+        space=space,
+        dataset=dataset,
+        out=out,
+        epochs=epochs,
+        name=name,
+        arch_column=arch_column,
+    )
+    seeds = ", ".join(f"{len(v)} at {e} epochs" for e, v in s.seeds.items())
+    click.echo(
+        f"imported {s.rows:,} rows = {s.cells:,} {space} cells (seeds: {seeds}) of {dataset} into "
+        f"{s.path} in {time.perf_counter() - t0:.1f} s; best valid {s.best_valid_acc:.4g} {s.best_arch}"
+    )
+    if s.ignored:
+        click.echo(f"ignored columns: {', '.join(s.ignored)}")
+    click.echo(
+        f"next: nasscout run --benchmark {s.path} --dataset {dataset} --strategy rea --budget-queries "
+        f"{min(100, s.cells)} --out runs/{s.path.stem}"
+    )
+
+
 @data.command("build-fullruns")
 @click.option("--dataset", required=True, help="fashion-mnist, cifar10 or cifar100.")
 @click.option("--preset", default="cpu-mini", show_default=True, help="cpu-mini or nb201.")

@@ -50,14 +50,33 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+_DEBUG = [False]
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nasscout")
-def cli() -> None:
+@click.option(
+    "--debug", is_flag=True, help="On an error, also print the traceback (e.g. a plugin's own)."
+)
+def cli(debug: bool) -> None:
     """nasscout: predictor-based neural architecture search, benchmarked honestly."""
+    _DEBUG[0] = debug
+
+
+def _traceback(exc: BaseException) -> None:
+    """With --debug: the full traceback, including a plugin's own (kept across worker processes)."""
+    if not _DEBUG[0]:
+        return
+    import traceback
+
+    detail = getattr(exc, "detail", None)
+    click.echo(detail or "".join(traceback.format_exception(exc)), err=True, nl=False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback (unless
+    ``--debug``)."""
+    _DEBUG[0] = False
     try:
         cli.main(args=argv, prog_name="nasscout", standalone_mode=False)
     except click.exceptions.Abort:
@@ -67,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except NasscoutError as exc:
+        _traceback(exc)
         click.echo(f"nasscout: error: {exc}", err=True)
         sys.exit(2)
     except BrokenPipeError:

@@ -13,12 +13,13 @@ from surrogate.errors import NasscoutError
 
 
 def _echo_list() -> None:
-    from predictors.registry import PREDICTORS, predictor_class
+    from predictors.registry import catalog
 
-    for name in PREDICTORS:
-        cls = predictor_class(name)
-        kind = "trained" if cls.needs_training else "free"
-        click.echo(f"{name:13s} {kind:8s} {cls.summary}")
+    rows = catalog()
+    wide = max(len(o) for _, o, _, _ in rows)
+    for name, origin, cls, summary in rows:
+        kind = "?" if cls is None else "trained" if cls.needs_training else "free"
+        click.echo(f"{name:13s} {kind:8s} {origin:<{wide}}  {summary}")
 
 
 def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -82,8 +83,8 @@ def _options(pairs: tuple[str, ...], *, scoped: bool) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise NasscoutError(f"option {pair!r} is invalid; accepted: {shape}")
-        if scoped:
-            name, dot, opt = key.partition(".")
+        if scoped:  # the last dot: a predictor named by import path has dots of its own
+            name, dot, opt = key.rpartition(".")
             if not dot or not name or not opt:
                 raise NasscoutError(f"option {pair!r} is invalid; accepted: {shape}")
             out.setdefault(name, {})[opt] = _value(value)
@@ -113,7 +114,12 @@ def _features(text: str) -> tuple[str, ...]:
     "--benchmark", default="nb201", show_default=True, help="nb201 or a nasscout .h5 file."
 )
 @click.option("--dataset", default="cifar10", show_default=True)
-@click.option("--predictors", "names", default=None, help="Comma-separated names (default: all).")
+@click.option(
+    "--predictors",
+    "names",
+    default=None,
+    help="Comma-separated names or package.module:Class import paths (default: all).",
+)
 @click.option(
     "--train-sizes", default=None, help="Comma-separated [default: 10,23,56,135,209,500]."
 )
@@ -210,7 +216,12 @@ def eval_cmd(
     "--benchmark", default="nb201", show_default=True, help="nb201 or a nasscout .h5 file."
 )
 @click.option("--dataset", default="cifar10", show_default=True)
-@click.option("--model", "name", required=True, help="A predictor name (see --list).")
+@click.option(
+    "--model",
+    "name",
+    required=True,
+    help="A predictor name (see --list), or your own as package.module:Class.",
+)
 @click.option(
     "--train-size", type=int, default=None, help="Sample this many cells from the benchmark."
 )
@@ -250,7 +261,7 @@ def fit_cmd(
         json_dumps,
     )
     from predictors.io import read_cells_file, save_predictor
-    from predictors.registry import predictor_class
+    from predictors.registry import call_model, plugin_record, predictor_class
     from predictors.zerocost import cell_features
     from surrogate.registry import load_benchmark
 
@@ -313,7 +324,7 @@ def fit_cmd(
     )
     model.check_applicable()
     start = time.perf_counter()
-    model.fit(cells, y)
+    call_model(model, "fit", cells, y)
     fit_s = time.perf_counter() - start
     if provenance["targets"] == "benchmark":
         fid = int(bench.query(cells[:1], dataset=ds, seed="mean").fidelity)
@@ -333,6 +344,7 @@ def fit_cmd(
         "training_cells": [int(c) for c in cells],
         "training_targets": [float(v) for v in y],
         "provenance": provenance,
+        "plugins": plugin_record([name]),
         "fit_time_s": round(fit_s, 4),
     }
     header = save_predictor(model, out_path, metadata)

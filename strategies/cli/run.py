@@ -29,12 +29,29 @@ _FIELDS = {
 
 
 def _list_strategies() -> None:
-    from strategies.registry import list_strategies
+    from strategies.registry import catalog
 
-    rows = list_strategies()
-    width = max(len(n) for n, _ in rows)
-    for name, summary in rows:
-        click.echo(f"{name:<{width}}  {summary}")
+    rows = catalog()
+    width = max(len(n) for n, _, _ in rows)
+    wide = max(len(o) for _, o, _ in rows)
+    for name, origin, summary in rows:
+        click.echo(f"{name:<{width}}  {origin:<{wide}}  {summary}")
+
+
+def _same_options(pairs: tuple[str, ...], have: dict, strategies: list[str]) -> None:
+    """Refuse a resume whose --option values differ from the run's (naming the first that does)."""
+    import json
+
+    from strategies.options import parse_options
+
+    for name, given in parse_options(pairs, strategies).items():
+        for key, value in given.items():
+            had = have.get(name, {}).get(key, "(the default)")
+            if json.loads(json.dumps(value)) != had:
+                raise NasscoutError(
+                    f"cannot resume: --option {name}.{key}={value} differs from the run's "
+                    f"{name}.{key}={had} (in meta.json); drop the option or use the same value"
+                )
 
 
 @click.command("run")
@@ -90,6 +107,13 @@ def _list_strategies() -> None:
     help="With --resume: rebuild a lost OUT/meta.json from the options given (the run's own; the journal "
     "is checked against them).",
 )
+@click.option(
+    "--option",
+    "option_pairs",
+    multiple=True,
+    metavar="STRATEGY.KEY=VALUE",
+    help="A strategy option, typed by its constructor, e.g. rea.population_size=50 (repeatable).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary line.")
 @click.option("--list-strategies", is_flag=True, help="List the strategies and exit.")
 @click.pass_context
@@ -111,10 +135,14 @@ def run(
     out: Path | None,
     resume: bool,
     rebuild_meta: bool,
+    option_pairs: tuple[str, ...],
     quiet: bool,
     list_strategies: bool,
 ) -> None:
     """Search with every --strategy for seeds K..K+N-1; write OUT/results.csv and OUT/meta.json.
+
+    A strategy is a name from --list-strategies, an installed plugin's name, or your own class as
+    package.module:Class (importing it runs its code).
 
     Each evaluation costs the benchmark's training time on a simulated clock; the strategy sees one seed's
     validation accuracy. Same options -> same results.csv (except wall_time_s). Kill it at any time and
@@ -164,6 +192,11 @@ def run(
 
                 have = cfg.get(field, CONFIG_DEFAULTS.get(field))
                 values[key] = ",".join(have) if key == "strategy" else have
+    options = None
+    if resume and not rebuild_meta:  # the run's own strategy options; given ones must equal them
+        options = cfg.get("options", {})
+        _same_options(option_pairs, options, values["strategy"].split(","))
+        option_pairs = ()
     if values["strategy"] is None:
         from strategies.registry import strategy_names
 
@@ -193,6 +226,8 @@ def run(
         backend=values["backend"],
         dask_local=values["dask_local"],
         dask_scheduler=values["dask_scheduler"],
+        options=options,
+        option_pairs=option_pairs,
     )
     try:
         summary = run_experiment(
