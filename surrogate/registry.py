@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from surrogate.atomic import clean_stale_temps
 from surrogate.errors import DataError, NasscoutError
@@ -87,12 +88,16 @@ def open_nb201(*, rebuild: bool = False) -> TabularBenchmark:
     return open_built("nb201", rebuild=rebuild)
 
 
-def load_benchmark(name: str) -> TabularBenchmark:
+def load_benchmark(name: str) -> Any:
     """A benchmark by registry name or file path (opened once per process)."""
     if name in _OPEN:
         return _OPEN[name]
     if name in BUILT:
         bench = open_built(name)
+    elif name.startswith("surrogate:"):  # a fitted surrogate file (`nasscout surrogate fit`)
+        from surrogate.fitted import SurrogateBenchmark
+
+        bench = SurrogateBenchmark.open(name.split(":", 1)[1])
     elif name.startswith("train:"):  # real training (torch imported only when a cell is trained)
         from surrogate.training.benchmark import open_training_benchmark
 
@@ -106,7 +111,8 @@ def load_benchmark(name: str) -> TabularBenchmark:
     else:
         accepted = ", ".join(n for n in BENCHMARKS if n in BUILT or benchmark_cache(n).exists())
         raise NasscoutError(
-            f"unknown benchmark {name!r}; accepted: {accepted}, or a path to a .h5 file"
+            f"unknown benchmark {name!r}; accepted: {accepted}, a path to a .h5 file, or "
+            "surrogate:FILE (a fitted surrogate)"
         )
     _OPEN[name] = bench
     return bench
