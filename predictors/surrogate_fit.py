@@ -29,6 +29,11 @@ from surrogate.fitted import SCHEMA, SCHEMA_VERSION, STATIC, SurrogateBenchmark,
 from surrogate.fitted_parts import CostModel, SeedNoise
 
 SURROGATE_MODELS = ("xgb", "gp", "gin", "ensemble", "rf", "mlp-ensemble")
+# A surrogate is fitted once and queried a million times, so it affords deeper, longer boosting than the
+# predictors' defaults (tuned for search loops): on NB201 CIFAR-10 at 10% of cells (split seed 0) this
+# raises held-out Kendall tau from 0.838 to 0.860 (800 trees of depth 6; 1000 of depth 4: 0.850; depth 8:
+# 0.857). ``options`` override these.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"xgb": {"max_depth": 6, "n_estimators": 800}}
 MIN_TRAIN_CELLS = 2
 
 
@@ -85,7 +90,7 @@ def fit_surrogate(
     ds = truth.dataset(dataset)
     model = check_model(model)
     fraction = check_fraction(train_fraction)
-    options = dict(options or {})
+    options = {**MODEL_DEFAULTS.get(model, {}), **(options or {})}
     space = truth.space
     cells = np.asarray(truth.cells_for(ds), dtype=np.int64)
     train = split_cells(cells, fraction, seed)
