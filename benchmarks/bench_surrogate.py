@@ -35,25 +35,35 @@ def main() -> None:
     args = ap.parse_args()
 
     from predictors.surrogate_fit import fit_surrogate
-    from strategies.surrogate_validate import DEFAULT_STRATEGIES, validate
+    from strategies.surrogate_validate import default_strategies, validate
     from surrogate.registry import load_benchmark
 
     truth = load_benchmark(args.benchmark)
-    names = args.strategies.split(",") if args.strategies else list(DEFAULT_STRATEGIES)
+    ds = truth.dataset(args.dataset)
+    names = args.strategies.split(",") if args.strategies else default_strategies(truth, ds)
     print(
         f"{args.benchmark} {args.dataset}: {len(names)} strategies x {args.seeds} seeds, "
         f"{args.budget} queries ({','.join(names)})"
     )
-    head = f"{'model':9s} {'frac':>5s} {'cells':>6s} {'fit s':>6s} {'R2':>6s} {'tau':>6s} {'MAE':>6s}"
+    head = (
+        f"{'model':9s} {'frac':>5s} {'cells':>6s} {'fit s':>6s} {'R2':>6s} {'tau':>6s} {'MAE':>6s}"
+    )
     print(head + f" {'KS D':>6s} {'KS p':>7s} {'rho':>6s} {'gap':>6s}")
     for model in args.models.split(","):
         for frac in (float(f) for f in args.fractions.split(",")):
             t0 = time.perf_counter()
             sur = fit_surrogate(
-                truth, args.dataset, model=model, train_fraction=frac, seed=0, source_name=args.benchmark
+                truth,
+                args.dataset,
+                model=model,
+                train_fraction=frac,
+                seed=0,
+                source_name=args.benchmark,
             )
             fit_s = time.perf_counter() - t0
-            res = validate(sur, strategies=names, n_seeds=args.seeds, budget=args.budget, truth=truth)
+            res = validate(
+                sur, strategies=names, n_seeds=args.seeds, budget=args.budget, truth=truth
+            )
             n = res["noise"]
             ks = (
                 (f"{n['ks_statistic']:6.3f} {n['ks_pvalue']:7.3g}")
@@ -68,7 +78,9 @@ def main() -> None:
             )
             if args.out:
                 with open(args.out, "a") as fh:
-                    fh.write(json.dumps({"model": model, "fraction": frac, "fit_s": fit_s, **res}) + "\n")
+                    fh.write(
+                        json.dumps({"model": model, "fraction": frac, "fit_s": fit_s, **res}) + "\n"
+                    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,12 @@ from surrogate.errors import DataError, NasscoutError
 from surrogate.fitted import SurrogateBenchmark, source_fingerprint
 
 NOISE_CELLS = 1000
-# the eight strategies cheap enough for 20 seeds on 2 cores (bo-xgb, bananas and pnas cost 2-20 s a run)
-DEFAULT_STRATEGIES = ("rs", "rea", "evolution", "reinforce", "ls", "nsga2", "bo-gp", "hyperband")
+# Strategies cheap enough for 20 seeds on 2 cores, in order of preference: the default is the first eight
+# that apply to the dataset (hyperband needs two fidelities, nsga2 a recorded params_m); pnas costs ~20 s a run.
+PREFERRED_STRATEGIES = (
+    "rs", "rea", "evolution", "reinforce", "ls", "nsga2", "bo-gp", "hyperband", "bo-xgb", "bananas",
+)  # fmt: skip
+N_DEFAULT = 8
 
 
 def open_truth(sur: SurrogateBenchmark) -> Any:
@@ -173,6 +177,21 @@ def strategy_fidelity(
     }
 
 
+def default_strategies(truth: Any, dataset: str) -> list[str]:
+    """The first ``N_DEFAULT`` of ``PREFERRED_STRATEGIES`` that can run on ``truth``'s ``dataset``."""
+    from strategies.runner import Runner
+
+    runner = Runner(truth, dataset=dataset, seed=0, budget_queries=1)
+    out = []
+    for name in PREFERRED_STRATEGIES:
+        try:
+            runner.make_strategy(name)
+        except NasscoutError:  # not applicable here (e.g. one fidelity for hyperband)
+            continue
+        out.append(name)
+    return out[:N_DEFAULT]
+
+
 def check_strategies(strategies: list[str]) -> list[str]:
     from strategies.registry import STRATEGIES
 
@@ -187,17 +206,21 @@ def check_strategies(strategies: list[str]) -> list[str]:
 def validate(
     sur: SurrogateBenchmark,
     *,
-    strategies: list[str],
+    strategies: list[str] | None,
     n_seeds: int,
     budget: int,
     out_dir: str | Path | None = None,
     truth: Any = None,
 ) -> dict[str, Any]:
-    """All three checks; with ``out_dir``, ``validation.json`` and the two plots are written there."""
-    strategies = check_strategies(strategies)
+    """All three checks; with ``out_dir``, ``validation.json`` and the two plots are written there.
+
+    ``strategies`` None: :func:`default_strategies`."""
     if not isinstance(n_seeds, int) or n_seeds < 1:
         raise NasscoutError(f"seeds {n_seeds!r} is invalid; accepted: a positive integer")
     truth = truth if truth is not None else open_truth(sur)
+    if strategies is None:
+        strategies = default_strategies(truth, sur.datasets[0])
+    strategies = check_strategies(strategies)
     result: dict[str, Any] = {
         "surrogate": str(sur.path),
         "source": sur.header["source"]["benchmark"],

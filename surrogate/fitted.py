@@ -255,25 +255,46 @@ class SurrogateBenchmark:
         return self._arrays[f"fid_{self._fid(self.datasets[0], fidelity)}/model"].tobytes()
 
     def info(self) -> dict[str, Any]:
-        h = self.header
-        keys = (
-            "source",
-            "dataset",
-            "metric",
-            "fidelities",
-            "model",
-            "model_options",
-            "train_fraction",
-        )
-        out = {k: h.get(k) for k in keys}
-        out.update(
-            name=self.name, kind=self.kind, space=self.space.name, cells=int(len(self.cells)),
-            train_cells=int(len(self.train_cells)), seed=h.get("seed"), seeds=h.get("seeds"),
-            noise={str(f): self.noise[f].describe() for f in self.fidelities},
-            best=dict(zip(("index", "valid_acc"), self.best(self.datasets[0]))),
-            versions=h.get("versions"), created_utc=h.get("created_utc"),
-        )  # fmt: skip
-        return out
+        """The keys of ``TabularBenchmark.info`` (so ``nasscout bench info`` reads both) plus ``surrogate``."""
+        h, ds = self.header, self.datasets[0]
+        index, value = self.best(ds)
+        src = h["source"]
+        fields = [f"valid_acc@{f}" for f in self.fidelities]
+        fields += [f"test_acc@{f}" for f in self.fidelities if self.test_affine is not None]
+        fields += [f"train_time_s@{f}" for f in self.fidelities]
+        fields += [k for k in STATIC if np.any(np.isfinite(self._static[k]))]
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "space": self.space.name,
+            "arch_format": self.space.arch_format,
+            "metrics": {ds: {**self._metric.to_json(), "cells": int(len(self.cells))}},
+            "cost_note": "predicted by a log-linear model of the training cells' times",
+            "fidelity_note": "",
+            "cells": int(len(self.cells)),
+            "unique_cells": int(len(np.unique(self.space.class_ids[self.cells]))),
+            "datasets": [ds],
+            "fidelities": list(self.fidelities),
+            "seeds": {f"{ds}@{f}": self._seeds[f] for f in self.fidelities},
+            "epochs": {},
+            "fields": {ds: fields},
+            "sources": {"fitted_on": f"{src['benchmark']} {src['dataset']} ({src['cells']} cells)"},
+            "best": {
+                ds: {"index": index, "arch": self.space.format(index), "valid_acc": round(value, 4)}
+            },
+            "created_utc": h.get("created_utc"),
+            "nasscout_version": (h.get("versions") or {}).get("nasscout"),
+            "surrogate": {
+                "source": src,
+                "model": h.get("model"),
+                "model_options": h.get("model_options"),
+                "train_fraction": h.get("train_fraction"),
+                "train_cells": int(len(self.train_cells)),
+                "seed": h.get("seed"),
+                "noise": {str(f): self.noise[f].describe() for f in self.fidelities},
+                "versions": h.get("versions"),
+            },
+        }
 
     def __repr__(self) -> str:
         src = self.header["source"]["benchmark"]

@@ -76,15 +76,16 @@ def fit_cmd(
         source_name=benchmark,
     )
     sur.save(out_path)
-    info = sur.info()
+    info = {**sur.info(), **sur.info()["surrogate"]}
     info["fit_seconds"] = round(time.perf_counter() - t0, 2)
+    del info["surrogate"]
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
     src = info["source"]
     click.echo(
         f"fitted {model} on {info['train_cells']} of {src['cells']} cells of {src['benchmark']} "
-        f"{info['dataset']} (fraction {fraction:g}, seed {seed}) in {info['fit_seconds']} s"
+        f"{src['dataset']} (fraction {fraction:g}, seed {seed}) in {info['fit_seconds']} s"
     )
     click.echo(
         f"answers {info['cells']} cells at fidelities {', '.join(map(str, info['fidelities']))}"
@@ -120,14 +121,10 @@ def validate_cmd(
     path: str, strategies: str | None, n_seeds: int, budget: int, out_dir: str | None, as_json: bool
 ) -> None:
     """Held-out accuracy, seed noise and strategy fidelity of a surrogate against its table."""
-    from strategies.surrogate_validate import DEFAULT_STRATEGIES, validate
+    from strategies.surrogate_validate import validate
     from surrogate.fitted import SurrogateBenchmark
 
-    names = (
-        [s.strip() for s in strategies.split(",") if s.strip()]
-        if strategies
-        else list(DEFAULT_STRATEGIES)
-    )
+    names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     sur = SurrogateBenchmark.open(path)
     res = validate(sur, strategies=names, n_seeds=n_seeds, budget=budget, out_dir=out_dir)
     if as_json:
