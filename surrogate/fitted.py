@@ -103,12 +103,19 @@ class SurrogateBenchmark:
         self._pos = np.full(self.space.n_cells, -1, dtype=np.int64)
         self._pos[self.cells] = np.arange(n)
         self._arrays = arrays
+        self._payload: bytes | None = (
+            None  # the file's npz, when opened from one (models read lazily)
+        )
 
     # ---- files ------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> dict[str, Any]:
         """Write header + arrays to ``path`` atomically; returns the header written."""
+        arrays = {
+            **self._arrays,
+            **{f"fid_{f}/model": self._model_array(f) for f in self.fidelities},
+        }
         buf = io.BytesIO()
-        np.savez(buf, **self._arrays)
+        np.savez(buf, **arrays)
         payload = buf.getvalue()
         header = dict(self.header)
         header.update(
@@ -125,7 +132,8 @@ class SurrogateBenchmark:
         header, payload = read_header(path)
         try:
             with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
+                # the model bytes (most of the file) are read only when asked for (``model_bytes``)
+                arrays = {k: z[k] for k in z.files if not k.endswith("/model")}
         except (
             ValueError,
             OSError,
@@ -138,7 +146,9 @@ class SurrogateBenchmark:
             ) from None
         if any(a.dtype.hasobject for a in arrays.values()):
             raise DataError(f"{path} is refused: it holds object arrays; {FIT_HINT}")
-        return cls(header, arrays, Path(path))
+        sur = cls(header, arrays, Path(path))
+        sur._payload = payload
+        return sur
 
     # ---- the Benchmark contract -------------------------------------------------------------------------
     def dataset(self, name: str) -> str:
@@ -252,7 +262,24 @@ class SurrogateBenchmark:
     # ---- beyond the contract ------------------------------------------------------------------------
     def model_bytes(self, fidelity: int) -> bytes:
         """The fitted predictor's state at ``fidelity`` (``predictors.state`` bytes; decoded only there)."""
-        return self._arrays[f"fid_{self._fid(self.datasets[0], fidelity)}/model"].tobytes()
+        return self._model_array(self._fid(self.datasets[0], fidelity)).tobytes()
+
+    def _model_array(self, fid: int) -> np.ndarray:
+        key = f"fid_{fid}/model"
+        if key in self._arrays:
+            return self._arrays[key]
+        try:
+            with np.load(io.BytesIO(self._payload or b""), allow_pickle=False) as z:
+                a = z[key]
+        except (ValueError, OSError, EOFError, KeyError):
+            raise DataError(
+                f"{self.path} holds no readable model at {fid} epochs; {FIT_HINT}"
+            ) from None
+        if a.dtype != np.uint8 or a.ndim != 1:
+            raise DataError(
+                f"{self.path}: the model at {fid} epochs is not a byte array; {FIT_HINT}"
+            )
+        return a
 
     def info(self) -> dict[str, Any]:
         """The keys of ``TabularBenchmark.info`` (so ``nasscout bench info`` reads both) plus ``surrogate``."""

@@ -76,6 +76,16 @@ def test_round_trip_answers_identically_and_keeps_provenance(nb201, nb_file, nb_
     assert nb_sur.seeds("cifar10", 200) == nb201.seeds("cifar10", 200)
 
 
+def test_a_reopened_surrogate_saves_the_same_surrogate(nb_file, nb_sur, tmp_path):
+    copy = tmp_path / "copy.nss"
+    SurrogateBenchmark.open(nb_file).save(copy)  # its models were never read: save reads them now
+    again = SurrogateBenchmark.open(copy)
+    for f in nb_sur.fidelities:
+        assert again.model_bytes(f) == nb_sur.model_bytes(f) and len(again.model_bytes(f)) > 1000
+        assert np.array_equal(again.query(again.cells, dataset="cifar10", fidelity=f, seed=0).valid_acc,
+                              nb_sur.query(nb_sur.cells, dataset="cifar10", fidelity=f, seed=0).valid_acc)  # fmt: skip
+
+
 def test_the_stored_models_reproduce_the_stored_answers(nb_sur):
     """The model bytes in the file are the model whose answers the tables hold."""
     models = load_models(nb_sur)
