@@ -161,6 +161,7 @@ def strategy_fidelity(
             "final_regret_surrogate": float(np.nanmean(finals["surrogate"])),
             "final_regret_truth": float(np.nanmean(finals["truth"])),
             "max_anytime_gap": float(np.nanmax(gap)) if np.any(np.isfinite(gap)) else math.nan,
+            "max_gap_at": int(np.nanargmax(gap)) + 1 if np.any(np.isfinite(gap)) else None,
             "_curves": mean,
         }
     a = [per[n]["final_regret_surrogate"] for n in strategies]

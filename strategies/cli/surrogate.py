@@ -152,11 +152,13 @@ def echo_validation(res: dict) -> None:
         )
     else:
         click.echo(f"  seed spread: {n['note']}")
-    click.echo(f"  {'strategy':12s} {'regret truth':>12s} {'surrogate':>10s} {'max gap':>8s}")
+    click.echo(
+        f"  {'strategy':12s} {'regret truth':>12s} {'surrogate':>10s} {'max gap':>8s} {'at':>4s}"
+    )
     for name, r in res["strategies"].items():
         click.echo(
             f"  {name:12s} {r['final_regret_truth']:12.3f} {r['final_regret_surrogate']:10.3f} "
-            f"{r['max_anytime_gap']:8.3f}"
+            f"{r['max_anytime_gap']:8.3f} {r['max_gap_at'] or '-':>4}"
         )
     click.echo(
         f"  Spearman of final regrets {res['strategy_regret_spearman']:.3f} over {res['n_strategies']} "
