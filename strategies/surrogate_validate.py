@@ -37,7 +37,7 @@ def open_truth(sur: SurrogateBenchmark) -> Any:
     """The table a surrogate was fitted on, refused when its data is not the data the surrogate saw."""
     from surrogate.registry import load_benchmark
 
-    src = sur.header["source"]
+    src = sur.source
     truth = load_benchmark(src["benchmark"])
     where = sur.path or "the surrogate"
     if truth.space.name != sur.space.name:
@@ -224,10 +224,10 @@ def validate(
     strategies = check_strategies(strategies)
     result: dict[str, Any] = {
         "surrogate": str(sur.path),
-        "source": sur.header["source"]["benchmark"],
+        "source": sur.source["benchmark"],
         "dataset": sur.datasets[0],
-        "model": sur.header["model"],
-        "train_fraction": sur.header["train_fraction"],
+        "model": sur.model,
+        "train_fraction": sur.train_fraction,
         "n_train_cells": int(len(sur.train_cells)),
     }
     result.update(heldout_metrics(truth, sur))

@@ -71,13 +71,20 @@ class SurrogateBenchmark:
         self.path = path
         self.name = f"surrogate:{path}" if path else "surrogate:<unsaved>"
         self.space = get_space(header["space"])
-        ds = str(header["dataset"])
-        self.datasets = (ds,)
-        self._metric = Metric(**header["metric"])
-        self.fidelities = tuple(int(f) for f in header["fidelities"])
-        self._seeds = {int(f): [int(s) for s in header["seeds"][str(f)]] for f in self.fidelities}
-        self.test_affine = header.get("test_affine")  # [a, b]: test = a + b * valid, or None
         try:
+            self.datasets = (str(header["dataset"]),)
+            self._metric = Metric(
+                str(header["metric"]["name"]), bool(header["metric"]["higher_is_better"])
+            )
+            self.fidelities = tuple(int(f) for f in header["fidelities"])
+            self._seeds = {
+                int(f): [int(s) for s in header["seeds"][str(f)]] for f in self.fidelities
+            }
+            affine = header.get("test_affine")  # [a, b]: test = a + b * valid, or None
+            self.test_affine = None if affine is None else [float(affine[0]), float(affine[1])]
+            self.source = {k: header["source"][k] for k in ("benchmark", "dataset", "fingerprint")}
+            self.model = str(header["model"])
+            self.train_fraction = float(header["train_fraction"])
             self.cells = np.asarray(arrays["cells"], dtype=np.int64)
             self.train_cells = np.asarray(arrays["train_cells"], dtype=np.int64)
             n = len(self.cells)
@@ -90,10 +97,13 @@ class SurrogateBenchmark:
                 f: SeedNoise.from_arrays(arrays, f"fid_{f}/noise") for f in self.fidelities
             }
             self._static = {k: arrays[f"static/{k}"].astype(np.float64) for k in STATIC}
-        except (KeyError, ValueError, TypeError, NasscoutError) as exc:
-            raise DataError(f"{where} is damaged ({exc}); {FIT_HINT}") from None
+        except (KeyError, IndexError, ValueError, TypeError, NasscoutError) as exc:
+            raise DataError(
+                f"{where} is damaged ({type(exc).__name__}: {exc}); {FIT_HINT}"
+            ) from None
         ok = n >= 1 and np.all(np.diff(self.cells) > 0) and self.cells[0] >= 0
         ok = ok and self.cells[-1] < self.space.n_cells and len(self.fidelities) >= 1
+        ok = ok and list(self.fidelities) == sorted(set(self.fidelities))
         for f in self.fidelities:
             ok = ok and self._mean[f].shape == (n,) and self._cost[f].shape == (n,)
             ok = ok and self._per_seed[f].shape == (n, len(self._seeds[f]))
@@ -157,7 +167,7 @@ class SurrogateBenchmark:
         except NasscoutError:
             raise NasscoutError(
                 f"unknown dataset {name!r}; accepted: {', '.join(self.datasets)} (this surrogate was "
-                f"fitted on {self.header['source']['benchmark']} {self.datasets[0]} only)"
+                f"fitted on {self.source['benchmark']} {self.datasets[0]} only)"
             ) from None
 
     def metric(self, dataset: str) -> Metric:
@@ -324,8 +334,8 @@ class SurrogateBenchmark:
         }
 
     def __repr__(self) -> str:
-        src = self.header["source"]["benchmark"]
-        return f"SurrogateBenchmark({src}/{self.datasets[0]}, model={self.header['model']!r}, cells={len(self.cells)})"
+        src = self.source["benchmark"]
+        return f"SurrogateBenchmark({src}/{self.datasets[0]}, model={self.model!r}, cells={len(self.cells)})"
 
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
@@ -357,10 +367,9 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
         raise DataError(
             f"{p} is truncated or damaged: its header is unreadable; {FIT_HINT}"
         ) from None
-    if not isinstance(header, dict) or header.get("schema") != SCHEMA:
-        raise DataError(
-            f"{p} is not a nasscout surrogate file (schema {header.get('schema')!r}); {FIT_HINT}"
-        )
+    schema = header.get("schema") if isinstance(header, dict) else None
+    if schema != SCHEMA:
+        raise DataError(f"{p} is not a nasscout surrogate file (schema {schema!r}); {FIT_HINT}")
     if header.get("schema_version") != SCHEMA_VERSION:
         raise DataError(
             f"{p} has surrogate schema version {header.get('schema_version')!r}; this nasscout reads "

@@ -125,6 +125,7 @@ def _rewrite(src: Path, dst: Path, *, header=None, payload=None) -> Path:
         ("predictor", "is a nasscout predictor file, not a nasscout surrogate file"),
         ("hdf5", "is a benchmark table (HDF5)"),
         ("space", "search space 'darts'"),
+        ("no-metric", "is damaged (KeyError: 'metric')"),
     ],
 )
 def test_foreign_or_damaged_files_are_refused_in_one_line(nb_file, tmp_path, damage, message):
@@ -141,6 +142,8 @@ def test_foreign_or_damaged_files_are_refused_in_one_line(nb_file, tmp_path, dam
         bad.write_bytes(b"NASSCOUT-PREDICTOR\n{}\n")
     elif damage == "hdf5":
         bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    elif damage == "no-metric":
+        _rewrite(nb_file, bad, header={k: v for k, v in h.items() if k != "metric"})
     else:
         _rewrite(nb_file, bad, header={**h, "space": "darts"})
     with pytest.raises(DataError, match=re.escape(message)) as exc:
