@@ -186,10 +186,10 @@ class Runner:
         self.fidelities = tuple(benchmark.fidelities_for(self.dataset))
         self.top_fidelity = max(self.fidelities)
         self.cells = np.asarray(benchmark.cells_for(self.dataset), dtype=np.int64)
-        # a table answers only its cells: strategies see a view of the space that proposes only those
-        # (other kinds answer any cell: a surrogate predicts it, real training trains it)
+        # a table or a surrogate answers only its cells (a surrogate: every cell whose ops its data trained):
+        # strategies see a view of the space that proposes only those (real training trains any cell)
         space = benchmark.space
-        self.space = space.restricted(self.cells) if benchmark.kind == "tabular" else space
+        self.space = space.restricted(self.cells) if benchmark.kind != "training" else space
         # every (cell, fidelity) once: a budget beyond that is a typo, not an experiment
         self.max_queries = benchmark.space.n_cells * len(self.fidelities)
         if budget_queries is None and budget_seconds is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from surrogate.atomic import clean_stale_temps
 from surrogate.errors import DataError, NasscoutError
@@ -127,7 +128,11 @@ def benchmark_plugin_facts(name: str) -> dict | None:
     """Module, version, file and sha256 of the plugin behind benchmark ``name`` (None: not a plugin)."""
     from surrogate.plugins import dist_name, plugin_facts
 
-    if name in BUILT or name.startswith("train:") or name.endswith((".h5", ".hdf5")):
+    if (
+        name in BUILT
+        or name.startswith(("train:", "surrogate:"))
+        or name.endswith((".h5", ".hdf5"))
+    ):
         return None
     eps = entry_points_of("benchmark")
     if name in eps:
@@ -139,12 +144,16 @@ def benchmark_plugin_facts(name: str) -> dict | None:
     return plugin_facts(obj if hasattr(obj, "__qualname__") else type(obj), origin).to_json()
 
 
-def load_benchmark(name: str) -> TabularBenchmark:
+def load_benchmark(name: str) -> Any:
     """A benchmark by registry name or file path (opened once per process)."""
     if name in _OPEN:
         return _OPEN[name]
     if name in BUILT:
         bench = open_built(name)
+    elif name.startswith("surrogate:"):  # a fitted surrogate file (`nasscout surrogate fit`)
+        from surrogate.fitted import SurrogateBenchmark
+
+        bench = SurrogateBenchmark.open(name.split(":", 1)[1])
     elif name.startswith("train:"):  # real training (torch imported only when a cell is trained)
         from surrogate.training.benchmark import open_training_benchmark
 
@@ -164,7 +173,7 @@ def load_benchmark(name: str) -> TabularBenchmark:
         )
         raise NasscoutError(
             f"unknown benchmark {name!r}; accepted: {accepted}, a path to a .h5 file, or "
-            "package.module:function"
+            "package.module:function, surrogate:FILE (a fitted surrogate)"
         )
     _OPEN[name] = bench
     return bench

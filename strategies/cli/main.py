@@ -21,6 +21,11 @@ SUBCOMMANDS = {
     ),
     "run": ("strategies.cli.run", "run", "Run search strategies on a benchmark (resumable)."),
     "report": ("strategies.cli.report", "report", "Summarise a run: regret table, JSON, plots."),
+    "surrogate": (
+        "strategies.cli.surrogate",
+        "surrogate",
+        "Fit surrogate benchmarks and validate them against their table.",
+    ),
     "predictors": (
         "strategies.cli.predictors",
         "predictors",
