@@ -49,7 +49,8 @@ def seed_curves(df: Any, meta: dict[str, Any]) -> dict[str, list[SeedCurve]]:
         true = g["true_acc"].to_numpy(float)
         test = g["test_acc"].to_numpy(float)
         index = g["index"].to_numpy(np.int64)
-        pos = incumbent_positions(obs, g["fidelity"].to_numpy() == top)
+        done = g["stopped_at"].to_numpy() == 0 if "stopped_at" in g else True  # stopped: no final
+        pos = incumbent_positions(obs, (g["fidelity"].to_numpy() == top) & done)
         ok = pos >= 0
         safe = np.where(ok, pos, 0)
         curve = SeedCurve(
