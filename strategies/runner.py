@@ -38,6 +38,7 @@ from strategies.evaluators import (  # noqa: F401 - re-exported: the runner's pu
     noise_uniforms,
     table_lookup,
 )
+from strategies.pruning import EarlyStop, Pruner, check_benchmark
 from strategies.row import ROW_FIELDS, Row
 from surrogate.errors import NasscoutError
 
@@ -76,7 +77,7 @@ class Trajectory:
         return incumbent_regret(
             self.column("observed_acc"),
             self.column("true_acc"),
-            self.column("fidelity") == top,
+            (self.column("fidelity") == top) & (self.column("stopped_at") == 0),
             best,
         )
 
@@ -135,6 +136,7 @@ class Runner:
         observe: str = "seed",
         backend: Backend | None = None,
         spec: str | None = None,
+        early_stop: EarlyStop | None = None,
     ) -> None:
         self.benchmark = benchmark
         self.dataset = benchmark.dataset(dataset)
@@ -161,6 +163,13 @@ class Runner:
         self.budget_queries = budget_queries
         self.budget_seconds = budget_seconds
         self.best_index, self.best_valid_acc = benchmark.best(self.dataset)
+        self.early_stop = early_stop if early_stop is not None else EarlyStop()
+        check_benchmark(self.early_stop, benchmark, self.dataset)
+        if self.early_stop.active and self.backend.clock != "simulated":
+            raise NasscoutError(
+                f"--early-stop {self.early_stop.rule} runs on the simulated clock over a table's curves; "
+                f"the {self.backend.name} backend cannot stop a training midway yet; use --backend simulated"
+            )
         self.metrics = self._recorded_metrics()
 
     def _recorded_metrics(self) -> tuple[str, ...]:
@@ -271,6 +280,13 @@ class Runner:
         exact = backend.clock == "simulated"
         if replay and not exact:
             backend = ReplayBackend(backend, replay)
+        pruner = None
+        if self.early_stop.active:
+            pruner = Pruner(
+                self.early_stop, self.benchmark, self.dataset, seed=self.seed, observe=self.observe
+            )
+        if isinstance(backend, SimulatedBackend):
+            backend.pruner = pruner
         backend.start(self.benchmark, self.spec, self.dataset, self.seed, self.observe)
         limit_q = self.budget_queries or self.max_queries
         limit_t = self.budget_seconds if self.budget_seconds is not None else math.inf
@@ -326,10 +342,12 @@ class Runner:
                 row = old
                 replayed += 1
             rows.append(row)
+            if pruner is not None:
+                pruner.completed(row)
             strat.tell(
                 job.trial,
                 Observation(
-                    row.observed_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,
+                    row.told_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,
                     row.flops_m, row.train_time_s,
                 ),
             )  # fmt: skip
