@@ -17,7 +17,7 @@ import platform
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail
 from strategies.journal_check import read_checked
+from strategies.pruning import EarlyStop, curve_table, describe_early_stop, early_stop_from_json
 from strategies.registry import get_strategy, parse_strategy_list
 from strategies.results import (
     LOCK_NAME,
@@ -53,6 +54,7 @@ RESULT_OPTIONS = (
     "n_workers",
     "observe",
     "backend",
+    "early_stop",
 )
 OPTION_FLAGS = {
     "benchmark": "--benchmark",
@@ -65,6 +67,7 @@ OPTION_FLAGS = {
     "n_workers": "--workers",
     "observe": "--observe",
     "backend": "--backend",
+    "early_stop": "--early-stop",
 }
 
 
@@ -74,6 +77,7 @@ CONFIG_DEFAULTS = {
     "backend": "simulated",
     "dask_local": None,
     "dask_scheduler": None,
+    "early_stop": {"rule": "none"},
 }
 
 
@@ -93,6 +97,7 @@ class RunConfig:
     backend: str = "simulated"
     dask_local: int | None = None
     dask_scheduler: str | None = None
+    early_stop: dict[str, Any] = field(default_factory=lambda: {"rule": "none"})
 
     @property
     def seeds(self) -> list[int]:
@@ -138,6 +143,7 @@ def make_config(
     backend: str = "simulated",
     dask_local: int | None = None,
     dask_scheduler: str | None = None,
+    early_stop: EarlyStop | None = None,
 ) -> tuple[RunConfig, Any]:
     """Validate options (loading the benchmark) -> (config, benchmark). Nothing touches the disk."""
     from surrogate.registry import load_benchmark
@@ -178,6 +184,7 @@ def make_config(
             budget_seconds=budget_seconds,
             observe=observe,
             backend=backend_obj,
+            early_stop=early_stop,
         )
     except NasscoutError as exc:  # reword the Python-API names as the CLI flags
         msg = (
@@ -207,6 +214,7 @@ def make_config(
         backend=backend,
         dask_local=dask_local,
         dask_scheduler=dask_scheduler,
+        early_stop=runner.early_stop.to_json(),
     )
     return config, bench
 
@@ -368,6 +376,8 @@ def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:
         if value != have:
             shown = ",".join(value) if key == "strategies" else value
             had = ",".join(have) if key == "strategies" else have
+            if key == "early_stop":
+                shown, had = describe_early_stop(value), describe_early_stop(have)
             raise NasscoutError(
                 f"cannot resume: {OPTION_FLAGS[key]} {shown} differs from the run's {had} "
                 f"(in {META_NAME}); drop the option or use the same value"
@@ -418,6 +428,7 @@ def _run_task(task: tuple[str, int]) -> tuple[str, int, int]:
         observe=cfg.observe,
         backend=_S.backend or cfg.make_backend(),
         spec=cfg.benchmark,
+        early_stop=early_stop_from_json(cfg.early_stop),
     )
     journal = _writer()
     if _S.counter is not None:
@@ -612,6 +623,8 @@ def _run_experiment(
         _S.config, _S.bench, _S.journal_path = config, bench, journal_path
         if bench.kind == "tabular":
             table_lookup(bench, config.dataset)  # built once here, inherited by forked workers
+            if early_stop_from_json(config.early_stop).active:
+                curve_table(bench, config.dataset, max(bench.fidelities_for(config.dataset)))
         _S.replay = {t: contents.rows[t] for t in tasks if t in contents.rows}
         per_run = config.budget_queries
         total = per_run * len(all_tasks) if per_run else None

@@ -124,6 +124,19 @@ def make_early_stop(
     )
 
 
+def early_stop_from_json(d: dict[str, Any] | None) -> EarlyStop:
+    """The options as meta.json records them (None or absent: a run from before early stopping)."""
+    return make_early_stop(**(d or {"rule": "none"}))
+
+
+def describe_early_stop(d: dict[str, Any] | None) -> str:
+    """One phrase for messages: ``domhan (threshold 0.05, extrapolator fast)``."""
+    d = dict(d or {"rule": "none"})
+    rule = d.pop("rule", "none")
+    opts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.items() if v is not None)
+    return f"{rule} ({opts})" if opts else str(rule)
+
+
 # ---- the curves a pruner reads ---------------------------------------------------------------------------------
 class CurveTable:
     """One dataset x fidelity of a table as arrays: per-seed ``valid_acc`` curves and the cost fraction spent
