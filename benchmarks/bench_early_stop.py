@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--extrapolators", default="fast")
     ap.add_argument("--thresholds", default="0.05")
-    ap.add_argument("--min-epochs", type=int, default=None)
+    ap.add_argument("--min-epochs", default="", help="first checkpoints to compare, e.g. 2,5,10")
     ap.add_argument("--median-min-completed", type=int, default=None)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> None:
             name = s["rule"] + (
                 f" {s['extrapolator']} p<{s['threshold']:g}" if "extrapolator" in s else ""
             )
+            name += f" k>={s['min_epochs']}" if "min_epochs" in s else ""
             print(
-                f"{name:<24} {s['epoch_saving']:6.2f}x {s['time_saving']:6.2f}x {s['regret_mean']:7.3f} "
+                f"{name:<30} {s['epoch_saving']:6.2f}x {s['time_saving']:6.2f}x {s['regret_mean']:7.3f} "
                 f"{s['regret_p90']:7.3f} {100 * s['found_best']:6.0f}% {s['stopped_mean']:8.1f} "
                 f"{s['predict_s']:8.2f}"
             )
@@ -74,27 +75,27 @@ def main(argv: list[str] | None = None) -> None:
             f"best final {curves[:, -1].max():.2f}"
         )
         print(
-            f"{'rule':<24} {'epochs':>7} {'time':>7} {'regret':>7} {'reg.p90':>7} {'best':>7} "
+            f"{'rule':<30} {'epochs':>7} {'time':>7} {'regret':>7} {'reg.p90':>7} {'best':>7} "
             f"{'stopped':>8} {'pred. s':>8}"
         )
     report(simulate(make_early_stop("none"), curves, cost, frac, orders))
-    med = make_early_stop(
-        "median", min_epochs=args.min_epochs, min_completed=args.median_min_completed
-    )
-    report(simulate(med, curves, cost, frac, orders))
+    firsts = [int(x) for x in args.min_epochs.split(",") if x] or [None]
+    for first in firsts:
+        med = make_early_stop("median", min_epochs=first, min_completed=args.median_min_completed)
+        report(simulate(med, curves, cost, frac, orders), min_epochs=med.first_checkpoint(T))
+    # P over every checkpoint from epoch 2, computed once per extrapolator (it depends on neither the
+    # threshold nor the first checkpoint: a later first checkpoint uses its tail)
+    checkpoints = np.arange(2, T)
     for name in [e for e in args.extrapolators.split(",") if e]:
         ext = make_extrapolator(name, seed=args.seed)
-        P, seconds = None, 0.0  # P does not depend on the threshold: one table per extrapolator
-        for thr in [float(x) for x in args.thresholds.split(",")]:
-            cfg = make_early_stop(
-                "domhan", threshold=thr, extrapolator=name, min_epochs=args.min_epochs
-            )
-            if P is None:
-                checkpoints = np.arange(cfg.first_checkpoint(T), T)
-                P, seconds = domhan_table(curves, checkpoints, ext, table.bounds)
-            res = simulate(cfg, curves, cost, frac, orders, P=P)
-            res.predict_s = seconds
-            report(res, extrapolator=name, threshold=thr)
+        P, seconds = domhan_table(curves, checkpoints, ext, table.bounds)
+        for first in firsts:
+            for thr in [float(x) for x in args.thresholds.split(",")]:
+                cfg = make_early_stop("domhan", threshold=thr, extrapolator=name, min_epochs=first)
+                k0 = cfg.first_checkpoint(T)
+                res = simulate(cfg, curves, cost, frac, orders, P=P[:, k0 - 2 :])
+                res.predict_s = seconds
+                report(res, extrapolator=name, threshold=thr, min_epochs=k0)
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         print()
