@@ -103,7 +103,7 @@ def _list_strategies() -> None:
     "--early-stop-min-epochs",
     type=int,
     default=None,
-    help="First epoch at which a training may be stopped (default: 10%% of the schedule, at least 2).",
+    help="First epoch at which a training may be stopped (default: 25%% of the schedule, at least 2).",
 )
 @click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
 @click.option(
