@@ -295,6 +295,11 @@ class Pruner:
         table = curve_table(self.benchmark, self.dataset, fidelity)
         return table, table.observed_curve(index, self._u(trial))
 
+    def observed_curve(self, index: int, fidelity: int, trial: int) -> np.ndarray | None:
+        """The per-epoch values trial ``trial`` of cell ``index`` observes (None: no curves there)."""
+        got = self._curve(index, fidelity, trial)
+        return None if got is None else got[1]
+
     def apply(self, index: int, fidelity: int, trial: int, outcome: Outcome) -> Outcome:
         """The outcome of training ``index`` under the rule: unchanged, or stopped with its cost cut."""
         got = self._curve(index, fidelity, trial)

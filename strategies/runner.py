@@ -217,6 +217,7 @@ class Runner:
             n_workers=self.n_workers,
             dataset=self.dataset,
             metrics=self.metrics,
+            fidelity_kind=getattr(self.benchmark, "fidelity_kind", "schedules"),
         )
 
     def make_strategy(self, strategy: str | type | Strategy, **options: Any) -> Strategy:
@@ -255,6 +256,25 @@ class Runner:
                 f"{', '.join(map(str, self.fidelities))} epochs (or None for the most)"
             )
         return int(index), int(fid)
+
+    def _curve_reader(self, strat: Strategy) -> Callable[[Row], tuple[float, ...] | None]:
+        """For a strategy that reads curves, on epochs of one schedule: the curve each row observed (the same
+        seed as its value; a stopped training's up to where it stopped); otherwise always None."""
+        if not (strat.wants_curves and self.context.fidelity_kind == "epochs"):
+            return lambda row: None
+        from strategies.pruning import Pruner
+
+        reader = Pruner(
+            self.early_stop, self.benchmark, self.dataset, seed=self.seed, observe=self.observe
+        )
+
+        def curve_of(row: Row) -> tuple[float, ...] | None:
+            got = reader.observed_curve(row.index, row.fidelity, row.trial)
+            if got is None:
+                return None
+            return tuple(float(v) for v in got[: row.stopped_at or None])
+
+        return curve_of
 
     def run(
         self,
@@ -297,6 +317,7 @@ class Runner:
             wall_offset = 0.0
         rows: list[Row] = []
         submit, completed = backend.submit, backend.next_completed
+        curve_of = self._curve_reader(strat)
         asked, free, replayed = 0, self.n_workers, 0
         while True:
             while free and asked < limit_q and backend.now() < limit_t:
@@ -348,7 +369,7 @@ class Runner:
                 job.trial,
                 Observation(
                     row.told_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,
-                    row.flops_m, row.train_time_s,
+                    row.flops_m, row.train_time_s, curve_of(row),
                 ),
             )  # fmt: skip
             if on_row is not None:
