@@ -15,6 +15,12 @@ cheaply; for a budget in queries a screened cell costs as much as a fully traine
 200-query budget buys about 150 evaluations at 12 epochs and 50 at 200. When the context gives a query
 budget, the last bracket is shrunk to fit it, so no query is spent on a screening whose winners could no
 longer be trained (a budget in seconds is not forecast: brackets are not trimmed for it).
+
+``promote="extrapolated"`` ranks a rung by a learning-curve extrapolator's mean at the top rung (Domhan et
+al.'s predicted final) instead of the value at the rung. That reads a rung's curve as the start of the final
+training, which is true only where the rungs are epochs of one schedule (``surrogate.epochs.EpochFidelities``
+over a table with curves, e.g. epochs 5 and 20 of the Fashion-MNIST mini set); on NB201's 12- and 200-epoch
+schedules it is refused in one line.
 """
 
 from __future__ import annotations
