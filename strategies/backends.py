@@ -91,6 +91,7 @@ class SimulatedBackend(Backend):
 
     name = "simulated"
     clock = "simulated"
+    pruner: Any = None  # a strategies.pruning.Pruner set by the runner: may stop a training early
 
     def start(self, benchmark: Any, spec: str, dataset: str, seed: int, observe: str) -> None:
         self._evaluate = make_evaluator(benchmark, dataset, seed, observe)
@@ -101,6 +102,8 @@ class SimulatedBackend(Backend):
     def submit(self, job: Job, outcome: Outcome | None = None) -> None:
         if outcome is None:
             outcome = self._evaluate(job.index, job.fidelity, job.k)
+            if self.pruner is not None:
+                outcome = self.pruner.apply(job.index, job.fidelity, job.k, outcome)
         cost = outcome.cost_s
         if not cost >= 0:
             raise NasscoutError(

@@ -42,6 +42,9 @@ class Observation:
     latency_s: float = float("nan")
     flops_m: float = float("nan")
     train_time_s: float = float("nan")
+    # the observed per-epoch values up to ``fidelity``, for strategies with ``wants_curves`` on a benchmark
+    # whose fidelities are epochs of one schedule (None otherwise)
+    curve: tuple[float, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class SearchContext:
     # Observation fields the benchmark records for this dataset (params_m, latency_s, ...); None = not known
     # before the first result. A strategy that needs a missing one refuses at construction when it is known.
     metrics: tuple[str, ...] | None = None
+    # "schedules": each fidelity is its own training (NB201's 12 and 200 epochs); "epochs": the fidelities
+    # are epochs of one schedule (surrogate.epochs.EpochFidelities), so a lower rung starts the final curve
+    fidelity_kind: str = "schedules"
 
 
 class Strategy(ABC):
@@ -73,6 +79,9 @@ class Strategy(ABC):
     multi_fidelity: ClassVar[bool] = False
     # the fewest distinct fidelities the strategy can work with (sh/hyperband: a lower rung to screen on)
     min_fidelities: ClassVar[int] = 1
+    # True: the runner attaches each result's observed curve (``Observation.curve``) where the fidelities
+    # are epochs of one schedule
+    wants_curves: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, *, seed: int, context: SearchContext | None = None):
         self.space = space

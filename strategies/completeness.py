@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from strategies.row import ROW_FIELDS
+from strategies.row import BASE_FIELDS
 
 _IDENTITY = ("seed", "trial", "index", "fidelity")
-_VALUES = ROW_FIELDS[5:]  # the numbers of one evaluation
+_VALUES = BASE_FIELDS[
+    5:
+]  # the numbers of one evaluation (early-stopping ones are NaN when not stopped)
 
 
 @dataclass

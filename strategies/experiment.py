@@ -27,6 +27,7 @@ import numpy as np
 from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail
 from strategies.journal_check import read_checked
 from strategies.plugin_meta import check_plugins, plugin_record
+from strategies.pruning import EarlyStop, curve_table, describe_early_stop, early_stop_from_json
 from strategies.registry import get_strategy, parse_strategy_list
 from strategies.results import (
     LOCK_NAME,
@@ -56,6 +57,7 @@ RESULT_OPTIONS = (
     "observe",
     "backend",
     "options",
+    "early_stop",
 )
 OPTION_FLAGS = {
     "benchmark": "--benchmark",
@@ -69,6 +71,7 @@ OPTION_FLAGS = {
     "observe": "--observe",
     "backend": "--backend",
     "options": "--option",
+    "early_stop": "--early-stop",
 }
 
 
@@ -79,6 +82,7 @@ CONFIG_DEFAULTS = {
     "dask_local": None,
     "dask_scheduler": None,
     "options": {},
+    "early_stop": {"rule": "none"},
 }
 
 
@@ -100,6 +104,7 @@ class RunConfig:
     dask_scheduler: str | None = None
     # per strategy, the keyword options it runs with (typed; only those given, defaults are the class's)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    early_stop: dict[str, Any] = field(default_factory=lambda: {"rule": "none"})
 
     @property
     def seeds(self) -> list[int]:
@@ -147,6 +152,7 @@ def make_config(
     dask_scheduler: str | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     option_pairs: tuple[str, ...] | list[str] = (),
+    early_stop: EarlyStop | None = None,
 ) -> tuple[RunConfig, Any]:
     """Validate options (loading the benchmark) -> (config, benchmark). Nothing touches the disk.
 
@@ -194,6 +200,7 @@ def make_config(
             budget_seconds=budget_seconds,
             observe=observe,
             backend=backend_obj,
+            early_stop=early_stop,
         )
     except NasscoutError as exc:  # reword the Python-API names as the CLI flags
         msg = (
@@ -224,6 +231,7 @@ def make_config(
         dask_local=dask_local,
         dask_scheduler=dask_scheduler,
         options={n: strategy_options[n] for n in names if strategy_options.get(n)},
+        early_stop=runner.early_stop.to_json(),
     )
     return config, bench
 
@@ -402,6 +410,8 @@ def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:
                 from strategies.options import describe
 
                 shown, had = describe(value) or "(none)", describe(have) or "(none)"
+            if key == "early_stop":
+                shown, had = describe_early_stop(value), describe_early_stop(have)
             raise NasscoutError(
                 f"cannot resume: {OPTION_FLAGS[key]} {shown} differs from the run's {had} "
                 f"(in {META_NAME}); drop the option or use the same value"
@@ -452,6 +462,7 @@ def _run_task(task: tuple[str, int]) -> tuple[str, int, int]:
         observe=cfg.observe,
         backend=_S.backend or cfg.make_backend(),
         spec=cfg.benchmark,
+        early_stop=early_stop_from_json(cfg.early_stop),
     )
     journal = _writer()
     if _S.counter is not None:
@@ -656,6 +667,8 @@ def _run_experiment(
         _S.config, _S.bench, _S.journal_path = config, bench, journal_path
         if bench.kind == "tabular":
             table_lookup(bench, config.dataset)  # built once here, inherited by forked workers
+            if early_stop_from_json(config.early_stop).active:
+                curve_table(bench, config.dataset, max(bench.fidelities_for(config.dataset)))
         _S.replay = {t: contents.rows[t] for t in tasks if t in contents.rows}
         per_run = config.budget_queries
         total = per_run * len(all_tasks) if per_run else None

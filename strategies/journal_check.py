@@ -243,6 +243,14 @@ def _reasons(facts, rows, strat, seed, trial, index, fid, col):  # noqa: ANN001,
                 lambda i: f"fidelity {rows[i].fidelity} is not one of the benchmark's ({shown})",
             )
         )
+    stop = col["stopped_at"]  # early stopping: 0, or an epoch before the end of the training
+    out.append(
+        (
+            "impossible value",
+            (stop != 0) & ((stop < 1) | (stop >= fid)),
+            lambda i: f"stopped_at {rows[i].stopped_at} is not 0 nor 1..{rows[i].fidelity - 1}",
+        )
+    )
     for name in _FLOATS:  # unknown is null (NaN); infinity is never written
         out.append(("impossible value", np.isinf(col[name]), lambda i, n=name: f"{n} is infinite"))
     for name in _NONNEGATIVE:

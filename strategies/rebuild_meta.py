@@ -18,6 +18,7 @@ from typing import Any
 
 from strategies.journal import JOURNAL_NAME, parse_journal
 from strategies.journal_check import check_lines
+from strategies.pruning import early_stop_from_json
 from strategies.results import META_NAME
 from surrogate.errors import NasscoutError
 
@@ -83,6 +84,7 @@ def _reproduce(rows: dict[tuple[str, int], dict[int, Any]], config: Any, bench: 
             observe=config.observe,
             backend=config.make_backend(),
             spec=config.benchmark,
+            early_stop=early_stop_from_json(config.early_stop),
         )
         fresh = {r.trial: r for r in runner.run(strategy, name=strategy).rows}
         for trial, old in journaled.items():
@@ -92,7 +94,7 @@ def _reproduce(rows: dict[tuple[str, int], dict[int, Any]], config: Any, bench: 
                 raise NasscoutError(
                     f"cannot rebuild {META_NAME}: trial {trial} of {strategy} seed {seed} is not what these "
                     f"options give ({diff}); give the run's own options (e.g. --observe, --workers, "
-                    "--budget-seconds)"
+                    "--budget-seconds, --early-stop and its options)"
                 )
 
 

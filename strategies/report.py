@@ -49,7 +49,8 @@ def seed_curves(df: Any, meta: dict[str, Any]) -> dict[str, list[SeedCurve]]:
         true = g["true_acc"].to_numpy(float)
         test = g["test_acc"].to_numpy(float)
         index = g["index"].to_numpy(np.int64)
-        pos = incumbent_positions(obs, g["fidelity"].to_numpy() == top)
+        done = g["stopped_at"].to_numpy() == 0 if "stopped_at" in g else True  # stopped: no final
+        pos = incumbent_positions(obs, (g["fidelity"].to_numpy() == top) & done)
         ok = pos >= 0
         safe = np.where(ok, pos, 0)
         curve = SeedCurve(
@@ -119,6 +120,13 @@ def summarize(
         if strategy in objectives:
             s.update(_pareto(cs, meta))
         summary[strategy] = s
+    if "stopped_at" in df:  # --early-stop: how many trainings were stopped, and the epochs it saved
+        for strategy, g in df.groupby("strategy", sort=False):
+            if strategy in summary:
+                fid, at = g["fidelity"].to_numpy(float), g["stopped_at"].to_numpy(float)
+                used = np.where(at > 0, at, fid)
+                summary[strategy]["stopped_share"] = float(np.mean(at > 0))
+                summary[strategy]["epoch_saving"] = float(fid.sum() / used.sum())
     return summary
 
 
@@ -246,6 +254,19 @@ def format_table(
             )
     elif meta.get("objectives"):
         lines.append("Pareto summary unavailable: strategies.pareto is missing")
+    stops = {k: s for k, s in summary.items() if "epoch_saving" in s}
+    if stops:
+        from strategies.pruning import describe_early_stop
+
+        lines += [
+            "",
+            f"early stopping {describe_early_stop(cfg.get('early_stop'))}: trainings stopped, and epochs "
+            "to train every trial to its end / epochs trained (stopped trials are never incumbents)",
+        ]
+        for name, s in stops.items():
+            lines.append(
+                f"{name:<{width}}  stopped {s['stopped_share']:6.1%}  fewer epochs {s['epoch_saving']:.2f}x"
+            )
     return "\n".join(lines + (notes or []))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from strategies.journal import JOURNAL_NAME, JournalContents
 from strategies.journal_check import CheckedJournal, read_checked
-from strategies.row import ROW_FIELDS
+from strategies.row import BASE_FIELDS, STOP_FIELDS
 from surrogate.atomic import atomic_write as _atomic_write
 from surrogate.errors import NasscoutError
 
@@ -49,7 +49,9 @@ COLUMNS = (
     "train_time_s",
     "flops_m",
 )
-_FLOAT_COLUMNS = ROW_FIELDS[5:]  # the numbers of one evaluation
+_FLOAT_COLUMNS = BASE_FIELDS[5:]  # the numbers of one evaluation
+# appended when the run stops trainings early (``--early-stop``); absent in older files and filled on read
+STOP_COLUMNS = STOP_FIELDS
 
 
 def run_id(benchmark: str, dataset: str, strategy: str, seed: int) -> str:
@@ -137,7 +139,8 @@ def results_text(contents: JournalContents, meta: dict[str, Any], space: Any = N
     order = {s: i for i, s in enumerate(cfg["strategies"])}
     keys = sorted(contents.rows, key=lambda k: (order.get(k[0], len(order)), k[0], k[1]))
     arch_cache: dict[int, str] = {}
-    parts = [",".join(COLUMNS) + "\n"]
+    stops = early_stopping(meta)
+    parts = [",".join(COLUMNS + (STOP_COLUMNS if stops else ())) + "\n"]
     for strategy, seed in keys:
         rows = sorted(
             contents.rows[(strategy, seed)].values(), key=lambda r: (r.sim_time_s, r.trial)
@@ -159,6 +162,8 @@ def results_text(contents: JournalContents, meta: dict[str, Any], space: Any = N
                 str(r.index),
                 *map(_number, (r.params_m, r.latency_s, r.train_time_s, r.flops_m)),
             )
+            if stops:
+                fields += (str(r.stopped_at), _number(r.predicted_acc), _number(r.final_acc))
             parts.append(prefix + ",".join(fields) + "\n")
     return "".join(parts)
 
@@ -195,7 +200,17 @@ def _frame(text: str, source: Path):  # -> pandas.DataFrame
     df = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), dtype={"arch": str, "strategy": str})
     for col in _FLOAT_COLUMNS:
         df[col] = df[col].astype(float)
+    # a run with --early-stop has these columns (older files and runs without it lack them)
+    if "stopped_at" in df:
+        df["stopped_at"] = df["stopped_at"].astype("int64")
+        for col in STOP_COLUMNS[1:]:
+            df[col] = df[col].astype(float)
     return df
+
+
+def early_stopping(meta: dict[str, Any]) -> bool:
+    """Whether the run stops trainings early (recorded in meta.json's config; older runs never did)."""
+    return (meta.get("config", {}).get("early_stop") or {}).get("rule", "none") != "none"
 
 
 @dataclass

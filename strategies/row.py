@@ -19,6 +19,10 @@ class Outcome(NamedTuple):
     latency_s: float
     train_time_s: float
     flops_m: float
+    # early stopping (strategies.pruning); the defaults describe a training run to its end
+    stopped_at: int = 0  # epochs trained before the pruner stopped it; 0 = not stopped
+    predicted_acc: float = math.nan  # the extrapolated final when it was stopped (NaN: none)
+    final_acc: float = math.nan  # the real final of the stopped training, where the data has it
 
 
 class Row(NamedTuple):
@@ -39,6 +43,10 @@ class Row(NamedTuple):
     latency_s: float
     train_time_s: float
     flops_m: float
+    # see Outcome; fields with defaults, so journals written before them still load
+    stopped_at: int = 0
+    predicted_acc: float = math.nan
+    final_acc: float = math.nan
 
     @classmethod
     def make(
@@ -48,20 +56,37 @@ class Row(NamedTuple):
         o = outcome
         return cls(
             strategy, seed, trial, index, fidelity, o.observed_acc, o.true_acc, o.test_acc, o.cost_s,
-            finish, wall, o.params_m, o.latency_s, o.train_time_s, o.flops_m,
+            finish, wall, o.params_m, o.latency_s, o.train_time_s, o.flops_m, o.stopped_at,
+            o.predicted_acc, o.final_acc,
         )  # fmt: skip
 
     @property
     def outcome(self) -> Outcome:
         return Outcome(
             self.observed_acc, self.true_acc, self.test_acc, self.cost_s, self.params_m,
-            self.latency_s, self.train_time_s, self.flops_m,
+            self.latency_s, self.train_time_s, self.flops_m, self.stopped_at, self.predicted_acc,
+            self.final_acc,
         )  # fmt: skip
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped early by a pruner: no final observation, so never an incumbent."""
+        return self.stopped_at > 0
+
+    @property
+    def told_acc(self) -> float:
+        """What the strategy is told: a stopped training's extrapolated final where there is one (as Domhan
+        et al. 2015 report it to the optimiser), else the last value observed."""
+        if self.stopped_at > 0 and math.isfinite(self.predicted_acc):
+            return self.predicted_acc
+        return self.observed_acc
+
     def to_json(self) -> str:
-        """One journal line (no newline): JSON with unknown numbers (NaN, inf) as null."""
+        """One journal line (no newline): JSON with unknown numbers (NaN, inf) as null; the early-stopping
+        fields only on a stopped row, so a run without it writes exactly the lines it always wrote."""
+        fields = ROW_FIELDS if self.stopped_at else BASE_FIELDS
         return json.dumps(
-            {k: _finite_or_none(v) for k, v in zip(ROW_FIELDS, self)},
+            {k: _finite_or_none(v) for k, v in zip(fields, self)},
             separators=(",", ":"),
             allow_nan=False,
         )
@@ -75,11 +100,16 @@ class Row(NamedTuple):
             _as_int(obj["trial"]),
             _as_int(obj["index"]),
             _as_int(obj["fidelity"]),
-            *(_as_float(obj[k]) for k in ROW_FIELDS[5:]),
+            *(_as_float(obj[k]) for k in BASE_FIELDS[5:]),
+            _as_int(obj.get("stopped_at", 0)),
+            *(_as_float(obj.get(k)) for k in STOP_FIELDS[1:]),
         )
 
 
 ROW_FIELDS: tuple[str, ...] = Row._fields
+# early stopping, written only on a stopped row
+STOP_FIELDS: tuple[str, ...] = ("stopped_at", "predicted_acc", "final_acc")
+BASE_FIELDS: tuple[str, ...] = ROW_FIELDS[: -len(STOP_FIELDS)]  # every journal line has these
 OUTCOME_FIELDS: tuple[str, ...] = Outcome._fields
 
 

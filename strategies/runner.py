@@ -38,6 +38,7 @@ from strategies.evaluators import (  # noqa: F401 - re-exported: the runner's pu
     noise_uniforms,
     table_lookup,
 )
+from strategies.pruning import EarlyStop, Pruner, check_benchmark
 from strategies.row import ROW_FIELDS, Row
 from surrogate.errors import NasscoutError
 
@@ -76,7 +77,7 @@ class Trajectory:
         return incumbent_regret(
             self.column("observed_acc"),
             self.column("true_acc"),
-            self.column("fidelity") == top,
+            (self.column("fidelity") == top) & (self.column("stopped_at") == 0),
             best,
         )
 
@@ -175,6 +176,7 @@ class Runner:
         observe: str = "seed",
         backend: Backend | None = None,
         spec: str | None = None,
+        early_stop: EarlyStop | None = None,
     ) -> None:
         self.benchmark = benchmark
         self.dataset = benchmark.dataset(dataset)
@@ -201,6 +203,13 @@ class Runner:
         self.budget_queries = budget_queries
         self.budget_seconds = budget_seconds
         self.best_index, self.best_valid_acc = benchmark.best(self.dataset)
+        self.early_stop = early_stop if early_stop is not None else EarlyStop()
+        check_benchmark(self.early_stop, benchmark, self.dataset)
+        if self.early_stop.active and self.backend.clock != "simulated":
+            raise NasscoutError(
+                f"--early-stop {self.early_stop.rule} runs on the simulated clock over a table's curves; "
+                f"the {self.backend.name} backend cannot stop a training midway yet; use --backend simulated"
+            )
         self.metrics = self._recorded_metrics()
 
     def _recorded_metrics(self) -> tuple[str, ...]:
@@ -248,6 +257,7 @@ class Runner:
             n_workers=self.n_workers,
             dataset=self.dataset,
             metrics=self.metrics,
+            fidelity_kind=getattr(self.benchmark, "fidelity_kind", "schedules"),
         )
 
     def make_strategy(self, strategy: str | type | Strategy, **options: Any) -> Strategy:
@@ -295,6 +305,25 @@ class Runner:
             )
         return int(index), int(fid)
 
+    def _curve_reader(self, strat: Strategy) -> Callable[[Row], tuple[float, ...] | None]:
+        """For a strategy that reads curves, on epochs of one schedule: the curve each row observed (the same
+        seed as its value; a stopped training's up to where it stopped); otherwise always None."""
+        if not (strat.wants_curves and self.context.fidelity_kind == "epochs"):
+            return lambda row: None
+        from strategies.pruning import Pruner
+
+        reader = Pruner(
+            self.early_stop, self.benchmark, self.dataset, seed=self.seed, observe=self.observe
+        )
+
+        def curve_of(row: Row) -> tuple[float, ...] | None:
+            got = reader.observed_curve(row.index, row.fidelity, row.trial)
+            if got is None:
+                return None
+            return tuple(float(v) for v in got[: row.stopped_at or None])
+
+        return curve_of
+
     def run(
         self,
         strategy: str | type | Strategy,
@@ -319,6 +348,13 @@ class Runner:
         exact = backend.clock == "simulated"
         if replay and not exact:
             backend = ReplayBackend(backend, replay)
+        pruner = None
+        if self.early_stop.active:
+            pruner = Pruner(
+                self.early_stop, self.benchmark, self.dataset, seed=self.seed, observe=self.observe
+            )
+        if isinstance(backend, SimulatedBackend):
+            backend.pruner = pruner
         backend.start(self.benchmark, self.spec, self.dataset, self.seed, self.observe)
         limit_q = self.budget_queries or self.max_queries
         limit_t = self.budget_seconds if self.budget_seconds is not None else math.inf
@@ -332,6 +368,7 @@ class Runner:
         ask, tell = strat.ask, strat.tell
         if not _is_builtin(type(strat)):  # the user's code: its failures become one line
             ask, tell = _guarded(ask, name, "ask()", seed), _guarded(tell, name, "tell()", seed)
+        curve_of = self._curve_reader(strat)
         asked, free, replayed = 0, self.n_workers, 0
         while True:
             while free and asked < limit_q and backend.now() < limit_t:
@@ -377,11 +414,13 @@ class Runner:
                 row = old
                 replayed += 1
             rows.append(row)
+            if pruner is not None:
+                pruner.completed(row)
             tell(
                 job.trial,
                 Observation(
-                    row.observed_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,
-                    row.flops_m, row.train_time_s,
+                    row.told_acc, row.fidelity, row.cost_s, row.params_m, row.latency_s,
+                    row.flops_m, row.train_time_s, curve_of(row),
                 ),
             )  # fmt: skip
             if on_row is not None:

@@ -35,7 +35,9 @@ SETTINGS = settings(
 
 def _row(strategy: str, seed: int, trial: int) -> dict:
     row = {f: 1.0 for f in ROW_FIELDS}
-    row.update(strategy=strategy, seed=seed, trial=trial, index=trial % 15625, fidelity=200)
+    row.update(
+        strategy=strategy, seed=seed, trial=trial, index=trial % 15625, fidelity=200, stopped_at=0
+    )
     return row
 
 

@@ -96,6 +96,32 @@ def _same_options(pairs: tuple[str, ...], have: dict, strategies: list[str]) -> 
     default=None,
     help="With --backend dask: a scheduler address tcp://HOST:PORT.",
 )
+@click.option(
+    "--early-stop",
+    default="none",
+    show_default=True,
+    help="Stop hopeless trainings early: domhan (P(final > best so far) below a threshold, from a "
+    "learning-curve extrapolator), median (Vizier's median rule) or none. Needs a table with curves.",
+)
+@click.option(
+    "--early-stop-threshold",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="domhan: stop when P(final > best so far) is below this.",
+)
+@click.option(
+    "--early-stop-extrapolator",
+    default="fast",
+    show_default=True,
+    help="domhan: the learning-curve extrapolator (nasscout curves; e.g. fast, mcmc, pfn, last).",
+)
+@click.option(
+    "--early-stop-min-epochs",
+    type=int,
+    default=None,
+    help="First epoch at which a training may be stopped (default: 25%% of the schedule, at least 2).",
+)
 @click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory to create."
@@ -131,6 +157,10 @@ def run(
     backend: str | None,
     dask_local: int | None,
     dask_scheduler: str | None,
+    early_stop: str,
+    early_stop_threshold: float,
+    early_stop_extrapolator: str,
+    early_stop_min_epochs: int | None,
     jobs: int,
     out: Path | None,
     resume: bool,
@@ -154,6 +184,26 @@ def run(
     if out is None:
         raise NasscoutError("no --out given; accepted: a directory for results.csv and meta.json")
     from strategies.experiment import make_config, run_experiment
+    from strategies.pruning import make_early_stop
+
+    # flag -> key of the early-stopping options (one config field, several flags)
+    stop_flags = {
+        "early_stop": "rule",
+        "early_stop_threshold": "threshold",
+        "early_stop_extrapolator": "extrapolator",
+        "early_stop_min_epochs": "min_epochs",
+    }
+    stop_opts = {
+        "rule": early_stop,
+        "threshold": early_stop_threshold,
+        "extrapolator": early_stop_extrapolator,
+        "min_epochs": early_stop_min_epochs,
+    }
+    stop_given = {
+        key
+        for flag, key in stop_flags.items()
+        if ctx.get_parameter_source(flag) is not ParameterSource.DEFAULT
+    }
 
     values = {
         "benchmark": benchmark,
@@ -184,6 +234,11 @@ def run(
         from strategies.results import read_meta
 
         cfg = read_meta(out)["config"]
+        # early-stopping options not given are the run's; given ones are checked by run_experiment
+        run_stop = dict(cfg.get("early_stop") or {"rule": "none"})
+        stop_opts = run_stop | {k: v for k, v in stop_opts.items() if k in stop_given}
+    stopping = make_early_stop(**stop_opts)
+    if resume and not rebuild_meta:
         given = {k for k in values if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT}
         # options not given are the run's; given ones are checked against it by run_experiment
         for key, field in _FIELDS.items():
@@ -228,6 +283,7 @@ def run(
         dask_scheduler=values["dask_scheduler"],
         options=options,
         option_pairs=option_pairs,
+        early_stop=stopping,
     )
     try:
         summary = run_experiment(
