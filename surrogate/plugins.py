@@ -195,3 +195,16 @@ def check_unchanged(recorded: dict[str, Any], now: PluginFacts | dict[str, Any],
             f"cannot resume: plugin {name!r} is now {version}, the run used {recorded['version']}; "
             "install that version again, or start a new run with another --out"
         )
+
+
+def search_current_folder(exclude: Path | None = None) -> None:
+    """Let ``module:Class`` find modules in the folder the command runs from, as ``python -m`` does (a
+    console script's path starts at its own bin folder). Appended last, so it shadows nothing; never when
+    that folder is inside ``exclude`` (a run folder: nothing stored there is imported)."""
+    cwd = Path.cwd().resolve()
+    if exclude is not None:
+        ex = Path(exclude).resolve()
+        if cwd == ex or ex in cwd.parents:
+            return
+    if str(cwd) not in sys.path and "" not in sys.path and "." not in sys.path:
+        sys.path.append(str(cwd))

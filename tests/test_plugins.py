@@ -387,3 +387,39 @@ def test_entry_points_in_a_fresh_process(installed, tmp_path):
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert any(ln.startswith("greedy ") for ln in res.stdout.splitlines())
+
+
+def test_the_current_folder_is_searched_but_never_the_run_folder(nb201, tmp_path):
+    """As the `nasscout` console script runs (its path starts at its own folder, not the current one):
+    `module:Class` is found in the folder the command runs from; a resume started inside the run folder
+    does not import a module stored there."""
+    work, bin_ = tmp_path / "work", tmp_path / "bin"
+    work.mkdir(), bin_.mkdir()
+    write_module(work, "mine_here", """
+        from strategies.random_search import RandomSearch
+
+        class Mine(RandomSearch):
+            summary = "mine"
+    """)  # fmt: skip
+    script = bin_ / "nasscout_script.py"
+    script.write_text("from strategies.cli.main import main\nmain()\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NASSCOUT_HOME": os.environ["NASSCOUT_HOME"]}
+
+    def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+
+    res = run(
+        work, "run", "--strategy", "mine_here:Mine", "--budget-queries", "5", "-q", "--out", "r"
+    )
+    assert res.returncode == 0, res.stderr
+    shutil.copy(
+        work / "mine_here.py", work / "r" / "mine_here.py"
+    )  # a module stored in the run folder
+    (work / "mine_here.py").unlink()
+    (work / "r" / "journal.jsonl").write_text("")
+    res = run(work / "r", "run", "--out", ".", "--resume", "-q")
+    assert res.returncode == 2
+    assert (
+        "cannot import strategy plugin 'mine_here:Mine': no module named 'mine_here'" in res.stderr
+    )

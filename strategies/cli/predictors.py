@@ -44,6 +44,9 @@ _list_option = click.option(
 @click.pass_context
 def predictors(ctx: click.Context) -> None:
     """Evaluate, fit and use performance predictors."""
+    from surrogate.plugins import search_current_folder
+
+    search_current_folder()  # --predictors/--model module:Class from the folder the command runs in
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

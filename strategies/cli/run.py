@@ -183,6 +183,9 @@ def run(
         return
     if out is None:
         raise NasscoutError("no --out given; accepted: a directory for results.csv and meta.json")
+    from surrogate.plugins import search_current_folder
+
+    search_current_folder(exclude=out)  # module:Class from here, never from inside the run folder
     from strategies.experiment import make_config, run_experiment
     from strategies.pruning import make_early_stop
 
