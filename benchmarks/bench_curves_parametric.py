@@ -79,19 +79,17 @@ def main() -> None:
         print(
             f"== {source}: {len(acc)} curves x {epochs} epochs, cut at epoch {cut}, target {epochs}"
         )
+        last = np.mean(np.abs(sub[:, cut - 1] - sub[:, -1]))
+        print(f"  last value carried forward: MAE {last:.2f} on the {len(sub)} curves mcmc sees")
         mc = score("mcmc", sub, cut, args.seed)
         fs = score("fast", sub, cut, args.seed)
         print(line("mcmc (paper defaults)", len(sub), mc))
-        print(line("fast (same curves)", len(sub), fs))
+        print(line("fast (auto, same curves)", len(sub), fs))
         if len(sub) < len(acc):
-            print(line("fast (all curves)", len(acc), score("fast", acc, cut, args.seed)))
-        print(
-            line(
-                "fast, linear predictive",
-                len(sub),
-                score("fast", sub, cut, args.seed, predictive="linear"),
-            )
-        )
+            print(line("fast (auto, all curves)", len(acc), score("fast", acc, cut, args.seed)))
+        for predictive in ("sample", "linear"):
+            r = score("fast", sub, cut, args.seed, predictive=predictive)
+            print(line(f"fast, {predictive} only", len(sub), r))
         rel = (fs["loglik"] - mc["loglik"]) / abs(mc["loglik"])
         print(
             f"  fast vs mcmc: loglik {fs['loglik']:.3f} vs {mc['loglik']:.3f} ({100 * rel:+.1f}% of |mcmc|), "

@@ -99,7 +99,12 @@ def _synthetic(n_obs: int = 15, target: int = 50, seed: int = 0) -> tuple[Curves
 
 @pytest.mark.parametrize(
     ("name", "options", "tol"),
-    [("fast", {"predictive": "linear"}, 3.0), ("fast", {}, 5.0), ("mcmc", SMALL_MCMC, 3.0)],
+    [
+        ("fast", {"predictive": "linear"}, 3.0),
+        ("fast", {"predictive": "sample"}, 5.0),
+        ("fast", {}, 5.0),  # auto: 15 of 50 epochs seen is below 40%, so "sample"
+        ("mcmc", SMALL_MCMC, 3.0),
+    ],
 )
 def test_recovers_a_known_curve(name: str, options: dict, tol: float) -> None:
     """15 noisy epochs of a pow3 curve: the final at 50 within ``tol`` points and inside the 90% interval
@@ -169,13 +174,13 @@ def _mini() -> np.ndarray:
 
 def test_fast_quality_floor_on_real_curves() -> None:
     """Half of 200 real 20-epoch curves: fast beats carrying the last value forward, and its predictive
-    is calibrated enough (measured: loglik ~0.75, MAE ~9 points vs 10.2, 90% coverage ~1.0)."""
+    is calibrated enough (measured: loglik 0.98, MAE 6.4 points vs 10.2, 90% coverage 0.99)."""
     acc = _mini()
     pred = make_extrapolator("fast", seed=0).predict(Curves(acc).cut(10), 20)
     truth = acc[:, 19]
     mae = np.mean(np.abs(pred.mean - truth))
-    assert mae < np.mean(np.abs(acc[:, 9] - truth))
-    assert np.mean(pred.logpdf(truth)) > 0.3
+    assert mae < np.mean(np.abs(acc[:, 9] - truth)) - 2.0
+    assert np.mean(pred.logpdf(truth)) > 0.6
     q = pred.quantiles([0.05, 0.95])
     assert np.mean((truth >= q[:, 0]) & (truth <= q[:, 1])) >= 0.8
 
