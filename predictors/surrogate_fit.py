@@ -6,7 +6,9 @@ the data has, and evaluate it once on every cell the data can speak for (see :mo
 answers are stored, not recomputed). Seed noise and training time are learned from the same training cells
 only (:mod:`surrogate.fitted_parts`); test accuracy, where the data has it, is the affine map from seed-mean
 validation to test accuracy fitted on those cells. Static facts of an architecture (parameters, FLOPs,
-latency) are copied from the table where it has them: they are not learned outcomes of training.
+latency) are not outcomes of training: they are copied from the table where it has them, and for the cells
+it lacks (a table of 200 trained cells) predicted by a linear model on the one-hot cell, exact for
+parameters and FLOPs, which add up over the ops of a cell.
 
 Answerable cells: every cell whose choice at each position occurs among the dataset's cells (all of the
 space for a full or a sampled table; NAS-Bench-Graph's ``proteins`` lacks some ops, and a model cannot know
@@ -159,8 +161,15 @@ def _static(truth: Any, ds: str, cells: np.ndarray, domain: np.ndarray) -> dict[
     where = pos[domain]
     out = {}
     for k in STATIC:
+        values = getattr(rec, k)
         col = np.full(len(domain), np.nan)
-        col[where >= 0] = getattr(rec, k)[where[where >= 0]]
+        col[where >= 0] = values[where[where >= 0]]
+        known, missing = np.isfinite(values), ~np.isfinite(col)
+        if (
+            known.any() and missing.any()
+        ):  # cells the table lacks: additive in ops, so a linear model
+            model = CostModel.fit(truth.space, cells[known], values[known], ridge=1e-3, log=False)
+            col[missing] = np.maximum(model.predict(truth.space, domain[missing]), 0.0)
         out[f"static/{k}"] = col
     return out
 

@@ -113,11 +113,13 @@ class SeedNoise:
 
 
 class CostModel:
-    """Training seconds as ``exp(onehot @ coef + intercept)`` (ridge fit in log space)."""
+    """Training seconds as ``exp(onehot @ coef + intercept)`` (ridge fit in log space); with ``log=False``
+    a plain linear model, exact for quantities additive in ops such as parameters and FLOPs."""
 
-    def __init__(self, coef: np.ndarray, intercept: float) -> None:
+    def __init__(self, coef: np.ndarray, intercept: float, log: bool = True) -> None:
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = float(intercept)
+        self.log = log
 
     @staticmethod
     def features(space: Any, cells: np.ndarray) -> np.ndarray:
@@ -125,19 +127,21 @@ class CostModel:
 
     @classmethod
     def fit(
-        cls, space: Any, cells: np.ndarray, seconds: np.ndarray, ridge: float = 1.0
+        cls, space: Any, cells: np.ndarray, values: np.ndarray, ridge: float = 1.0, log: bool = True
     ) -> CostModel:
-        """Fit on the cells with a positive, finite time; all-NaN times give a model that answers NaN."""
-        seconds = np.asarray(seconds, dtype=np.float64)
-        ok = np.isfinite(seconds) & (seconds > 0)
+        """Fit on the cells with a finite (in log space also positive) value; none gives NaN answers."""
+        values = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(values) & (values > 0 if log else True)
         X0 = cls.features(space, np.asarray(cells)[:1])
         if not np.any(ok):
-            return cls(np.zeros(X0.shape[1]), np.nan)
-        X, y = cls.features(space, np.asarray(cells)[ok]), np.log(seconds[ok])
+            return cls(np.zeros(X0.shape[1]), np.nan, log)
+        X = cls.features(space, np.asarray(cells)[ok])
+        y = np.log(values[ok]) if log else values[ok]
         mu = X.mean(axis=0)
         Xc = X - mu
         coef = np.linalg.solve(Xc.T @ Xc + ridge * np.eye(X.shape[1]), Xc.T @ (y - y.mean()))
-        return cls(coef, float(y.mean() - mu @ coef))
+        return cls(coef, float(y.mean() - mu @ coef), log)
 
     def predict(self, space: Any, cells: np.ndarray) -> np.ndarray:
-        return np.exp(self.features(space, cells) @ self.coef + self.intercept)
+        z = self.features(space, cells) @ self.coef + self.intercept
+        return np.exp(z) if self.log else z

@@ -251,6 +251,10 @@ def test_every_kind_of_table_can_be_fitted(shared_data, source, dataset):
     if source == "fmnist-mini":
         # 200 trained cells stand for the 10,000 with their ops (the sample has no 'none' on edges 0 and 5)
         assert len(sur.cells_for(dataset)) == 10_000
+        every = sur.query(sur.cells, dataset=dataset)  # static facts for cells the table lacks, too
+        assert np.all(np.isfinite(every.params_m)) and np.all(np.isfinite(every.flops_m))
+        known = truth.query(cells, dataset=dataset)
+        assert np.array_equal(sur.query(cells, dataset=dataset).params_m, known.params_m)
     if source == "nasbench-graph":  # proteins lacks ops: the surrogate does not invent them
         assert len(sur.cells_for(dataset)) == len(cells) < truth.space.n_cells
         outside = np.setdiff1d(np.arange(truth.space.n_cells), cells)[0]

@@ -65,6 +65,10 @@ def fit_cmd(
         raise NasscoutError(
             f"benchmark {benchmark!r} is {truth.kind}; accepted: a tabular benchmark"
         )
+    from pathlib import Path
+
+    # a table file is recorded by its absolute path, so `validate` finds it from any folder
+    source = str(Path(benchmark).resolve()) if Path(benchmark).is_file() else benchmark
     t0 = time.perf_counter()
     sur = fit_surrogate(
         truth,
@@ -73,7 +77,7 @@ def fit_cmd(
         train_fraction=fraction,
         seed=seed,
         options=options,
-        source_name=benchmark,
+        source_name=source,
     )
     sur.save(out_path)
     info = {**sur.info(), **sur.info()["surrogate"]}
