@@ -389,3 +389,27 @@ def test_cli_benchmark_without_curves_is_one_line(capsys, tmp_path, nb201):
     code, _, err = _cli(capsys, *args, "--out", tmp_path / "x")
     assert code == 2 and err.count("\n") == 1
     assert "needs per-epoch valid_acc curves, and nb201 has none for cifar10" in err
+
+
+def test_cli_rebuild_meta_replays_with_the_runs_early_stopping(capsys, tmp_path):
+    args = [
+        "run",
+        "--benchmark",
+        MINI,
+        "--dataset",
+        DS,
+        "--strategy",
+        "rs",
+        "--budget-queries",
+        "20",
+    ]
+    args += ["--jobs", "1", "-q", "--out", tmp_path / "r"]
+    stop = ["--early-stop", "median", "--early-stop-min-epochs", "2"]
+    assert _cli(capsys, *args, *stop)[0] == 0
+    (tmp_path / "r" / "meta.json").unlink()
+    code, _, err = _cli(capsys, *args, "--resume", "--rebuild-meta")  # without the stopping options
+    assert code == 2 and "not what these options give" in err and "--early-stop" in err
+    code, _, err = _cli(capsys, *args, "--resume", "--rebuild-meta", *stop)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "r" / "meta.json").read_text())
+    assert meta["config"]["early_stop"]["rule"] == "median"
