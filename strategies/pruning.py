@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from strategies.evaluators import noise_uniforms
+from strategies.evaluators import NOISE_BLOCK, noise_uniforms
 from strategies.row import Outcome, Row
 from surrogate.errors import NasscoutError
 
@@ -282,9 +282,10 @@ class Pruner:
         self._block, self._uniforms = -1, []
 
     def _u(self, trial: int) -> float | None:
+        """The uniform that picks trial ``trial``'s seed, exactly as ``TableEvaluator`` draws it."""
         if not self.by_seed:
             return None
-        block, pos = divmod(trial, 64)
+        block, pos = divmod(trial, NOISE_BLOCK)
         if block != self._block:
             self._uniforms, self._block = noise_uniforms(self.seed, block), block
         return self._uniforms[pos]
