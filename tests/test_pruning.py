@@ -268,7 +268,11 @@ def test_old_journal_lines_load_and_stopped_rows_round_trip():
         ({"rule": "domhan", "threshold": 1.5}, "--early-stop-threshold 1.5 is invalid"),
         ({"rule": "domhan", "threshold": "x"}, "--early-stop-threshold 'x' is invalid"),
         ({"rule": "domhan", "extrapolator": "nope"}, "--early-stop-extrapolator 'nope' is invalid"),
-        ({"rule": "domhan", "extrapolator": "sotle"}, "must be trained on complete curves"),
+        (
+            {"rule": "domhan", "extrapolator": "sotle"},
+            "reads train_loss, which the pruner does not pass",
+        ),
+        ({"rule": "domhan", "fit": "yes"}, "--early-stop-fit 'yes' is invalid"),
         ({"rule": "median", "min_epochs": 0}, "--early-stop-min-epochs 0 is invalid"),
     ],
 )
@@ -413,3 +417,19 @@ def test_cli_rebuild_meta_replays_with_the_runs_early_stopping(capsys, tmp_path)
     assert code == 0, err
     meta = json.loads((tmp_path / "r" / "meta.json").read_text())
     assert meta["config"]["early_stop"]["rule"] == "median"
+
+
+def test_fitting_on_completed_trainings_is_deterministic_and_resumes_exactly():
+    """--early-stop-fit: the extrapolator learns from the trainings completed so far (from MIN_FIT on), so
+    its decisions depend on the search's history; replaying a journal prefix must rebuild exactly that."""
+    from strategies.pruning import MIN_FIT
+
+    ref = _run("domhan", seed=5, fit=True)
+    assert _rows(_run("domhan", seed=5, fit=True)) == _rows(ref)
+    first_stop = next(i for i, r in enumerate(ref.rows) if r.stopped)
+    assert sum(not r.stopped for r in ref.rows[:first_stop]) >= MIN_FIT
+    plain = _run("domhan", seed=5)
+    assert [r.stopped_at for r in plain.rows] != [r.stopped_at for r in ref.rows]  # the fit matters
+    for cut in (first_stop, 25):
+        replay = {r.trial: r for r in ref.rows[:cut]}
+        assert _rows(_run("domhan", seed=5, replay=replay, fit=True)) == _rows(ref)
