@@ -13,7 +13,9 @@ final pick (best final of all minus the best final among completed trainings; po
 cell was kept, and the mean number of trainings stopped. ``none`` is the reference (regret 0 by
 construction, so the regret of a rule is its extra regret). ``--fit-folds 2`` adds each extrapolator
 calibrated on the complete curves of the other half of the cells (``NAME/fit2``): what fitting on earlier
-trainings gives, which the in-search pruner does not do yet (it uses the extrapolator as it comes).
+trainings gives. ``--search-seeds N`` measures the in-search pruner itself: random search over every cell
+through the Runner (one order per seed), with the extrapolator as it comes (``NAME (search)``) and fitted on
+the trainings completed so far (``NAME/fit (search)``, ``--early-stop-fit``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,14 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="also fit each extrapolator on the complete curves of the other folds (k-fold over cells)",
     )
+    ap.add_argument(
+        "--search-seeds",
+        type=int,
+        default=0,
+        help="also run the in-search pruner: random search over every cell, this many seeds, through the "
+        "Runner (--early-stop as `nasscout run` does it), with and without --early-stop-fit",
+    )
+    ap.add_argument("--search-extrapolators", default="best,last")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -109,6 +119,34 @@ def main(argv: list[str] | None = None) -> None:
                     res = simulate(cfg, curves, cost, frac, orders, P=P[:, k0 - 2 :])
                     res.predict_s = seconds
                     report(res, extrapolator=label, threshold=thr, min_epochs=k0)
+    if args.search_seeds:
+        from strategies.pruning_sim import SimResult
+        from strategies.runner import Runner
+
+        def search(cfg) -> SimResult:  # the in-search pruner, one random order per seed
+            ep, secs, reg, stopped = [], [], [], []
+            for seed in range(args.search_seeds):
+                runner = Runner(bench, dataset=ds, seed=seed, budget_queries=n, early_stop=cfg)
+                rows = runner.run("rs").rows
+                at = np.array([r.stopped_at for r in rows])
+                ep.append(np.where(at > 0, at, T).sum())
+                secs.append(sum(r.cost_s for r in rows))
+                reg.append(curves[:, -1].max() - max(r.true_acc for r in rows if not r.stopped))
+                stopped.append((at > 0).sum())
+            return SimResult(
+                cfg.rule, *map(np.array, (ep, secs, reg, stopped)), n * T, float(np.sum(cost))
+            )
+
+        for name in [e for e in args.search_extrapolators.split(",") if e]:
+            for fit in (False, True):
+                for first in firsts:
+                    for thr in [float(x) for x in args.thresholds.split(",")]:
+                        cfg = make_early_stop(
+                            "domhan", threshold=thr, extrapolator=name, min_epochs=first, fit=fit
+                        )
+                        label = f"{name}{'/fit' if fit else ''} (search)"
+                        k0 = cfg.first_checkpoint(T)
+                        report(search(cfg), extrapolator=label, threshold=thr, min_epochs=k0)
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         print()

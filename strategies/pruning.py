@@ -8,6 +8,10 @@ Rules (``EarlyStop.rule``):
   best value so far is worse than the median of the completed trials' running averages at k.
 - ``none``: train every trial to the end.
 
+With ``fit`` (``--early-stop-fit``) Domhan's extrapolator is fitted on the complete curves of the trainings
+finished so far (refitted each time one completes, from ``MIN_FIT`` of them): a calibration on this search's
+own data, which the baselines and LcSVR-style extrapolators need.
+
 A stopped trial costs only the epochs it trained (the table's per-epoch seconds, ``epoch_time_s`` +
 ``valid_time_s``, where it has them; else ``cost * k / T``), is recorded with ``stopped_at``,
 ``predicted_acc`` and ``final_acc`` (what the full training would have reached: tables know it) and never
@@ -30,12 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from strategies.evaluators import noise_uniforms
+from strategies.evaluators import NOISE_BLOCK, noise_uniforms
 from strategies.row import Outcome, Row
 from surrogate.errors import NasscoutError
 
 RULES = ("none", "median", "domhan")
 DEFAULT_MIN_COMPLETED = {"none": 0, "median": 5, "domhan": 1}
+MIN_FIT = 3  # completed curves before a fitted extrapolator (--early-stop-fit) may stop anything
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class EarlyStop:
     extrapolator: str = "fast"  # domhan: a name from predictors.curves
     min_epochs: int | None = None  # first checkpoint (None: 25% of the schedule, at least 2 epochs)
     min_completed: int | None = None  # completed trials before any stop (None: the rule's default)
+    fit: bool = False  # domhan: fit the extrapolator on the completed trainings' curves (refit as they come)
 
     @property
     def active(self) -> bool:
@@ -67,7 +73,9 @@ class EarlyStop:
             return {"rule": "none"}
         d = asdict(self)
         if self.rule == "median":
-            del d["threshold"], d["extrapolator"]
+            del d["threshold"], d["extrapolator"], d["fit"]
+        elif not self.fit:
+            del d["fit"]  # as recorded before the option existed
         return d
 
 
@@ -78,8 +86,11 @@ def make_early_stop(
     extrapolator: str = "fast",
     min_epochs: int | None = None,
     min_completed: int | None = None,
+    fit: bool = False,
 ) -> EarlyStop:
     """Check the options (one clear line per bad value) without loading anything heavy."""
+    if not isinstance(fit, (bool, np.bool_)):
+        raise NasscoutError(f"--early-stop-fit {fit!r} is invalid; accepted: true or false")
     if rule not in RULES:
         raise NasscoutError(f"--early-stop {rule!r} is invalid; accepted: {', '.join(RULES)}")
     try:
@@ -112,10 +123,16 @@ def make_early_stop(
                 f"--early-stop-extrapolator {extrapolator!r} is not available in this install ({exc}); "
                 "choose another"
             ) from None
-        if cls.needs_training or "features" in cls.uses:
+        if cls.uses:
             raise NasscoutError(
-                f"--early-stop-extrapolator {extrapolator!r} must be trained on complete curves first; "
-                "accepted: one that reads a single curve (e.g. fast, mcmc, pfn, last)"
+                f"--early-stop-extrapolator {extrapolator!r} reads {', '.join(cls.uses)}, which the pruner "
+                "does not pass; accepted: one that reads the curve alone (e.g. fast, mcmc, pfn, last, best)"
+            )
+        if cls.needs_training and not fit:
+            raise NasscoutError(
+                f"--early-stop-extrapolator {extrapolator!r} must be trained on complete curves first; add "
+                "--early-stop-fit (it learns from the trainings completed so far) or choose one that reads "
+                "a single curve (e.g. fast, mcmc, pfn, last)"
             )
     return EarlyStop(
         rule,
@@ -123,6 +140,7 @@ def make_early_stop(
         str(extrapolator),
         None if min_epochs is None else int(min_epochs),
         None if min_completed is None else int(min_completed),
+        bool(fit) and rule == "domhan",
     )
 
 
@@ -279,12 +297,14 @@ class Pruner:
         self._completed: dict[int, list[np.ndarray]] = {}
         self._best: dict[int, float] = {}
         self._extrapolator: Any = None
+        self._fitted_on = 0  # completed curves the extrapolator was last fitted on (fit=True)
         self._block, self._uniforms = -1, []
 
     def _u(self, trial: int) -> float | None:
+        """The uniform that picks trial ``trial``'s seed, exactly as ``TableEvaluator`` draws it."""
         if not self.by_seed:
             return None
-        block, pos = divmod(trial, 64)
+        block, pos = divmod(trial, NOISE_BLOCK)
         if block != self._block:
             self._uniforms, self._block = noise_uniforms(self.seed, block), block
         return self._uniforms[pos]
@@ -308,6 +328,7 @@ class Pruner:
             got is None
             or len(done) < max(1, self.config.n_completed())
             or (self.config.rule == "domhan" and fidelity not in self._best)
+            or (self.config.fit and len(done) < MIN_FIT)
         ):
             return outcome
         table, curve = got
@@ -319,7 +340,9 @@ class Pruner:
         if self.config.rule == "median":
             k = int(median_stop_epoch(curve[None, :], np.array(done), checkpoints)[0])
         else:
-            probs, means = self._domhan(curve, checkpoints, self._best[fidelity], table.bounds)
+            probs, means = self._domhan(
+                curve, checkpoints, self._best[fidelity], table.bounds, done
+            )
             stop = probs < self.config.threshold
             k = int(first_true(stop[None, :], checkpoints)[0])
             if k:
@@ -336,13 +359,21 @@ class Pruner:
         )
 
     def _domhan(
-        self, curve: np.ndarray, checkpoints: np.ndarray, best: float, bounds: tuple[float, float]
+        self,
+        curve: np.ndarray,
+        checkpoints: np.ndarray,
+        best: float,
+        bounds: tuple[float, float],
+        done: list[np.ndarray],
     ) -> tuple[np.ndarray, np.ndarray]:
         from predictors.curves import Curves, make_extrapolator
 
         if self._extrapolator is None:
             self._extrapolator = make_extrapolator(self.config.extrapolator, seed=self.seed)
         lo, hi = bounds
+        if self.config.fit and len(done) != self._fitted_on:  # learn from every completed training
+            self._extrapolator.fit(Curves(np.clip(np.array(done), lo, hi), bounds=(lo, hi)))
+            self._fitted_on = len(done)
         batch = Curves(np.clip(checkpoint_curves(curve, checkpoints), lo, hi), bounds=(lo, hi))
         pred = self._extrapolator.predict(batch, len(curve))
         return pred.prob_above(best), pred.mean

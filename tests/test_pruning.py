@@ -268,7 +268,11 @@ def test_old_journal_lines_load_and_stopped_rows_round_trip():
         ({"rule": "domhan", "threshold": 1.5}, "--early-stop-threshold 1.5 is invalid"),
         ({"rule": "domhan", "threshold": "x"}, "--early-stop-threshold 'x' is invalid"),
         ({"rule": "domhan", "extrapolator": "nope"}, "--early-stop-extrapolator 'nope' is invalid"),
-        ({"rule": "domhan", "extrapolator": "sotle"}, "must be trained on complete curves"),
+        (
+            {"rule": "domhan", "extrapolator": "sotle"},
+            "reads train_loss, which the pruner does not pass",
+        ),
+        ({"rule": "domhan", "fit": "yes"}, "--early-stop-fit 'yes' is invalid"),
         ({"rule": "median", "min_epochs": 0}, "--early-stop-min-epochs 0 is invalid"),
     ],
 )
@@ -389,3 +393,43 @@ def test_cli_benchmark_without_curves_is_one_line(capsys, tmp_path, nb201):
     code, _, err = _cli(capsys, *args, "--out", tmp_path / "x")
     assert code == 2 and err.count("\n") == 1
     assert "needs per-epoch valid_acc curves, and nb201 has none for cifar10" in err
+
+
+def test_cli_rebuild_meta_replays_with_the_runs_early_stopping(capsys, tmp_path):
+    args = [
+        "run",
+        "--benchmark",
+        MINI,
+        "--dataset",
+        DS,
+        "--strategy",
+        "rs",
+        "--budget-queries",
+        "20",
+    ]
+    args += ["--jobs", "1", "-q", "--out", tmp_path / "r"]
+    stop = ["--early-stop", "median", "--early-stop-min-epochs", "2"]
+    assert _cli(capsys, *args, *stop)[0] == 0
+    (tmp_path / "r" / "meta.json").unlink()
+    code, _, err = _cli(capsys, *args, "--resume", "--rebuild-meta")  # without the stopping options
+    assert code == 2 and "not what these options give" in err and "--early-stop" in err
+    code, _, err = _cli(capsys, *args, "--resume", "--rebuild-meta", *stop)
+    assert code == 0, err
+    meta = json.loads((tmp_path / "r" / "meta.json").read_text())
+    assert meta["config"]["early_stop"]["rule"] == "median"
+
+
+def test_fitting_on_completed_trainings_is_deterministic_and_resumes_exactly():
+    """--early-stop-fit: the extrapolator learns from the trainings completed so far (from MIN_FIT on), so
+    its decisions depend on the search's history; replaying a journal prefix must rebuild exactly that."""
+    from strategies.pruning import MIN_FIT
+
+    ref = _run("domhan", seed=5, fit=True)
+    assert _rows(_run("domhan", seed=5, fit=True)) == _rows(ref)
+    first_stop = next(i for i, r in enumerate(ref.rows) if r.stopped)
+    assert sum(not r.stopped for r in ref.rows[:first_stop]) >= MIN_FIT
+    plain = _run("domhan", seed=5)
+    assert [r.stopped_at for r in plain.rows] != [r.stopped_at for r in ref.rows]  # the fit matters
+    for cut in (first_stop, 25):
+        replay = {r.trial: r for r in ref.rows[:cut]}
+        assert _rows(_run("domhan", seed=5, replay=replay, fit=True)) == _rows(ref)

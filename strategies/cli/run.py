@@ -122,6 +122,11 @@ def _same_options(pairs: tuple[str, ...], have: dict, strategies: list[str]) -> 
     default=None,
     help="First epoch at which a training may be stopped (default: 25%% of the schedule, at least 2).",
 )
+@click.option(
+    "--early-stop-fit",
+    is_flag=True,
+    help="domhan: fit the extrapolator on the trainings completed so far (refit as they complete).",
+)
 @click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory to create."
@@ -161,6 +166,7 @@ def run(
     early_stop_threshold: float,
     early_stop_extrapolator: str,
     early_stop_min_epochs: int | None,
+    early_stop_fit: bool,
     jobs: int,
     out: Path | None,
     resume: bool,
@@ -195,12 +201,14 @@ def run(
         "early_stop_threshold": "threshold",
         "early_stop_extrapolator": "extrapolator",
         "early_stop_min_epochs": "min_epochs",
+        "early_stop_fit": "fit",
     }
     stop_opts = {
         "rule": early_stop,
         "threshold": early_stop_threshold,
         "extrapolator": early_stop_extrapolator,
         "min_epochs": early_stop_min_epochs,
+        "fit": early_stop_fit,
     }
     stop_given = {
         key
