@@ -3,7 +3,7 @@
     nice -n 10 python benchmarks/train_pfn.py                 # the committed weights (seed 0, defaults)
     nice -n 10 python benchmarks/train_pfn.py --steps 200 --out /tmp/pfn.pt   # a quick smoke run
 
-CPU only, one thread (the machine is shared); the defaults take about 15 minutes. Writes
+CPU only, one thread (the machine is shared); the defaults (3,000 steps) take 12-25 minutes niced. Writes
 ``predictors/curves/data/pfn.pt`` (a plain state_dict) and ``pfn.json`` (settings, torch version, SHA-256).
 """
 

@@ -13,8 +13,13 @@ families saturate smoothly, but a run under cosine annealing (NB201's recipe, an
 is noisy and dips hard while the learning rate is high, then climbs steadily as it decays to 0 at the last
 epoch. With ``lr(s) = (1 + cos(pi s)) / 2`` at ``s = t / T`` such a curve is the paper's clean curve times
 ``1 - g lr(s)^p`` (an annealing gap ``g``), with noise ``sigma + sigma_lr lr(s)`` and downward spikes (a
-fraction up to ``d_max`` of the value lost, each epoch with probability ``rho lr(s)``). The ranges
-(``SCHEDULE_PARAMS``) are ours, chosen wide after looking at the shape of our 20-epoch Fashion-MNIST set.
+fraction up to ``d_max`` of the value lost, each epoch with probability ``rho lr(s)``), its noise at lr = 0
+from ``SCHEDULE_LOG_NOISE``. The ranges (``SCHEDULE_PARAMS``) are ours, and not blind: they were set so
+that a few statistics of our own Fashion-MNIST curves (the share of epochs that dip 10% below the best so
+far, the gain from the best of the first quarter/half to the final value, the late epoch-to-epoch noise) fall
+inside the prior's spread rather than in its tail. From the best of the first quarter to the final value our
+real curves gain a median 0.18 (20 epochs) and 0.12 (50 epochs); the paper's prior 0.01, our schedule part
+0.14-0.15.
 
 Curves live in the contract's normalised units (``u`` in [0, 1], higher is better); noisy values are clipped
 to [0, 1] as ``Curves.normalised`` clips real ones. Everything is drawn from one ``np.random.Generator``.
@@ -42,14 +47,14 @@ PAPER_LOG_NOISE = (-4.0, 1.0)  # log sigma ~ N(-4, 1), the paper's (repository's
 
 # ours: the cosine-schedule extension, each a uniform range
 SCHEDULE_PARAMS: dict[str, tuple[float, float]] = {
-    "gap": (0.0, 0.5),  # g: fraction of the clean value missing at the start (lr = 1)
+    "gap": (0.0, 0.6),  # g: fraction of the clean value missing at the start (lr = 1)
     "power": (0.5, 2.0),  # p: the gap follows lr(s) ** p (p < 1: most of the gain comes late)
-    "log_sigma_lr": (float(np.log(0.002)), float(np.log(0.08))),  # extra noise at lr = 1
-    "rho": (0.0, 0.5),  # spike probability per epoch at lr = 1
+    "log_sigma_lr": (float(np.log(0.001)), float(np.log(0.03))),  # extra noise at lr = 1
+    "rho": (0.0, 0.6),  # spike probability per epoch at lr = 1
     "d_max": (0.05, 0.9),  # largest fraction of the value a spike removes
 }
 # ours: with lr -> 0 only evaluation noise is left (2,000 validation images: binomial sd ~ 0.007 at 90%)
-SCHEDULE_LOG_NOISE = (-5.0, 1.0)
+SCHEDULE_LOG_NOISE = (-5.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class PriorSettings:
 
     max_len: int = 100  # ours: curves of T in [min_len, max_len] epochs (the paper: always 100)
     min_len: int = 4
-    p_schedule: float = 0.5  # ours: share of curves with the cosine-schedule shape
+    p_schedule: float = 0.7  # ours: share of curves with the cosine-schedule shape (NB201's recipe)
 
     def to_dict(self) -> dict[str, Any]:
         return {
