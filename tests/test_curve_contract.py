@@ -76,7 +76,7 @@ def _truth() -> np.ndarray:
     from surrogate.tabular import TabularBenchmark
 
     bench = TabularBenchmark.open(MINI)
-    cells = bench.cells_for("fashion-mnist")[120:140]
+    cells = bench.cells_for("fashion-mnist")[120:200]  # 80 held-out curves: 20 are too few to rank
     c = bench.curves(cells, dataset="fashion-mnist", metric="valid_acc", seed=0)
     return np.asarray(c, dtype=np.float64)[:, TARGET - 1]
 
@@ -87,7 +87,7 @@ def _mae_at_half(name: str, fitted: bool = True) -> tuple[float, float]:
     from surrogate.tabular import TabularBenchmark
 
     bench = TabularBenchmark.open(MINI)
-    cells = bench.cells_for("fashion-mnist")[120:140]
+    cells = bench.cells_for("fashion-mnist")[120:200]  # 80 held-out curves: 20 are too few to rank
     acc = np.asarray(
         bench.curves(cells, dataset="fashion-mnist", metric="valid_acc", seed=0), float
     )
@@ -104,11 +104,11 @@ def _mae_at_half(name: str, fitted: bool = True) -> tuple[float, float]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_quality_floor(name: str) -> None:
-    """From half of these real curves the finals are ranked (Spearman >= 0.3), and every model that
+    """From half of these real curves the finals are ranked (Spearman >= 0.2), and every model that
     extrapolates beats carrying the raw last value forward (the fitted, calibrated ``last`` is a far
     stronger baseline on these cosine-schedule curves: the evaluation reports both)."""
     mae, rho = _mae_at_half(name)
-    assert rho >= 0.3, f"{name}: Spearman {rho:.3f}"
+    assert rho >= 0.2, f"{name}: Spearman {rho:.3f}"  # 80 curves: 0.2 is ~2 standard errors
     if name not in BASELINES:
         assert mae < _mae_at_half("last", fitted=False)[0], (
             f"{name}: MAE {mae:.2f} no better than the last value"
