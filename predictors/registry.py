@@ -15,6 +15,7 @@ from predictors.base import Predictor
 from surrogate.errors import NasscoutError
 from surrogate.plugins import (
     PluginError,
+    check_plugin_class,
     dist_name,
     entry_points_of,
     is_import_path,
@@ -60,15 +61,6 @@ def check_predictor_class(obj: Any, name: str) -> type[Predictor]:
         "accepted: a subclass of predictors.base.Predictor with fit(self, archs, y) and "
         "predict(self, archs, *, return_std=False)"
     )
-    if not inspect.isclass(obj):
-        raise PluginError(f"predictor {name!r} is a {type(obj).__name__}, not a class; {accepted}")
-    if not issubclass(obj, Predictor):
-        raise PluginError(f"predictor {name!r} ({obj.__qualname__}) is not a Predictor; {accepted}")
-    missing = sorted(getattr(obj, "__abstractmethods__", ()))
-    if missing:
-        raise PluginError(
-            f"predictor {name!r} ({obj.__qualname__}) does not implement {', '.join(missing)}; {accepted}"
-        )
     shapes = (
         ("fit", "fit(self, archs, y) -> self", lambda sig: sig.bind(None, None, None)),
         ("predict", "predict(self, archs, *, return_std=False)",
@@ -76,16 +68,7 @@ def check_predictor_class(obj: Any, name: str) -> type[Predictor]:
         ("__init__", "__init__(self, *, seed=0, space=None, **options)",
          lambda sig: sig.bind(None, seed=0)),
     )  # fmt: skip
-    for method, shape, bind in shapes:
-        fn = getattr(obj, method)
-        try:
-            bind(inspect.signature(fn))
-        except (TypeError, ValueError):
-            raise PluginError(
-                f"predictor {name!r}: {obj.__qualname__}.{method}{inspect.signature(fn)} has the wrong "
-                f"shape; accepted: {shape}"
-            ) from None
-    return obj
+    return check_plugin_class(obj, name, "predictor", Predictor, accepted, shapes)
 
 
 def resolve_predictor(name: str) -> tuple[type[Predictor], str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from surrogate.errors import NasscoutError
 from surrogate.plugins import (
-    PluginError,
+    check_plugin_class,
     dist_name,
     entry_points_of,
     is_import_path,
@@ -63,39 +63,13 @@ def check_strategy_class(obj: Any, name: str) -> type:
     accepted = (
         "accepted: a subclass of strategies.base.Strategy with ask(self) and tell(self, trial, obs)"
     )
-    if not inspect.isclass(obj):
-        raise PluginError(f"strategy {name!r} is a {type(obj).__name__}, not a class; {accepted}")
-    if not issubclass(obj, Strategy):
-        raise PluginError(f"strategy {name!r} ({obj.__qualname__}) is not a Strategy; {accepted}")
-    missing = sorted(getattr(obj, "__abstractmethods__", ()))
-    if missing:
-        raise PluginError(
-            f"strategy {name!r} ({obj.__qualname__}) does not implement {', '.join(missing)}; {accepted}"
-        )
     shapes = (
         ("ask", "ask(self) -> Trial | None", lambda sig: sig.bind(None)),
         ("tell", "tell(self, trial, obs)", lambda sig: sig.bind(None, None, None)),
         ("__init__", "__init__(self, space, *, seed, context=None, **options)",
          lambda sig: sig.bind(None, None, seed=0, context=None)),
     )  # fmt: skip
-    for method, shape, bind in shapes:
-        fn = getattr(obj, method)
-        try:
-            sig = inspect.signature(fn)
-            bind(sig)
-        except (TypeError, ValueError):
-            raise PluginError(
-                f"strategy {name!r}: {obj.__qualname__}.{method}{_sig(fn)} has the wrong shape; "
-                f"accepted: {shape}"
-            ) from None
-    return obj
-
-
-def _sig(fn: Any) -> str:
-    try:
-        return str(inspect.signature(fn))
-    except (TypeError, ValueError):
-        return "(...)"
+    return check_plugin_class(obj, name, "strategy", Strategy, accepted, shapes)
 
 
 def register_class(cls: type) -> str:

@@ -197,6 +197,43 @@ def check_unchanged(recorded: dict[str, Any], now: PluginFacts | dict[str, Any],
         )
 
 
+def check_plugin_class(
+    obj: Any, name: str, kind: str, base: type, accepted: str, shapes: tuple
+) -> type:
+    """``obj`` if it is a concrete subclass of ``base`` whose methods bind as ``shapes`` says, else one line.
+
+    ``shapes`` holds (method, shape shown to the user, bind(signature) raising TypeError on a wrong shape).
+    """
+    import inspect
+
+    if not inspect.isclass(obj):
+        raise PluginError(f"{kind} {name!r} is a {type(obj).__name__}, not a class; {accepted}")
+    if not issubclass(obj, base):
+        raise PluginError(
+            f"{kind} {name!r} ({obj.__qualname__}) is not a {base.__name__}; {accepted}"
+        )
+    missing = sorted(getattr(obj, "__abstractmethods__", ()))
+    if missing:
+        raise PluginError(
+            f"{kind} {name!r} ({obj.__qualname__}) does not implement {', '.join(missing)}; {accepted}"
+        )
+    for method, shape, bind in shapes:
+        fn = getattr(obj, method)
+        try:
+            bind(inspect.signature(fn))
+            continue
+        except (TypeError, ValueError):
+            pass
+        try:
+            shown = str(inspect.signature(fn))
+        except (TypeError, ValueError):
+            shown = "(...)"
+        raise PluginError(
+            f"{kind} {name!r}: {obj.__qualname__}.{method}{shown} has the wrong shape; accepted: {shape}"
+        )
+    return obj
+
+
 def search_current_folder(exclude: Path | None = None) -> None:
     """Let ``module:Class`` find modules in the folder the command runs from, as ``python -m`` does (a
     console script's path starts at its own bin folder). Appended last, so it shadows nothing; never when

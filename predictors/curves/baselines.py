@@ -14,6 +14,7 @@ points of accuracy). SoTL-E is a ranking score, not a value, so it needs trainin
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 import numpy as np
@@ -41,9 +42,9 @@ class _StatisticBaseline(CurveExtrapolator):
     def __init__(self, *, seed: int = 0) -> None:
         super().__init__(seed=seed)
 
-    # the statistic of each curve when observed up to epoch ``k`` (one k per curve), NaN when unavailable
+    @abstractmethod
     def _statistic(self, curves: Curves, u: np.ndarray, k: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The statistic of each curve observed up to epoch ``k`` (one k per curve); NaN when unavailable."""
 
     def _fit(self, curves: Curves, target: int) -> None:
         for side in self.uses:
