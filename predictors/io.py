@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
-import json
 import os
 import platform
 import sys
@@ -27,8 +25,8 @@ import numpy as np
 from predictors.base import Predictor
 from predictors.features import default_space
 from predictors.state import UnsafeState, dumps_state, loads_state
-from surrogate.atomic import atomic_write
 from surrogate.errors import NasscoutError
+from surrogate.framed import read_framed, write_framed
 from surrogate.space import SearchSpace
 
 MAGIC = b"NASSCOUT-PREDICTOR\n"
@@ -52,10 +50,6 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    atomic_write(path, data)
-
-
 def save_predictor(
     model: Predictor, path: str | os.PathLike, metadata: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -73,35 +67,15 @@ def save_predictor(
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
         "metadata": metadata or {},
-        "payload_bytes": len(payload),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
     }
     try:
-        line = json.dumps(header, allow_nan=False).encode()
+        return write_framed(path, MAGIC, header, payload)
     except (TypeError, ValueError) as exc:
         raise NasscoutError(f"predictor metadata is not JSON-serialisable: {exc}") from None
-    _atomic_write(Path(path), MAGIC + line + b"\n" + payload)
-    return header
 
 
-def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
-    p = Path(path)
-    if not p.is_file():
-        raise NasscoutError(f"model file {str(p)!r} not found")
-    data = p.read_bytes()
-    if not data.startswith(MAGIC):
-        raise NasscoutError(
-            f"{p} is not a nasscout predictor file; make one with `nasscout predictors fit`"
-        )
-    end = data.find(b"\n", len(MAGIC))
-    try:
-        if end < 0:
-            raise ValueError("no end of header")
-        header = json.loads(data[len(MAGIC) : end])
-        declared = int(header["payload_bytes"])
-    except (ValueError, KeyError, TypeError):
-        raise NasscoutError(f"{p} is truncated or damaged: its header is unreadable") from None
-    version = header.get("schema_version")
+def _check_header(p: Path, header: dict[str, Any]) -> None:
+    version = header.get("schema_version") if isinstance(header, dict) else None
     if version == 1:
         raise NasscoutError(
             f"{p} was written by an older nasscout as a pickle, which is no longer loaded (loading "
@@ -119,14 +93,20 @@ def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
         raise NasscoutError(
             f"{p} is a model for search space {space!r}; accepted: {', '.join(SPACES)}"
         )
-    payload = data[end + 1 :]
-    if len(payload) != declared:
-        raise NasscoutError(
-            f"{p} is truncated: {len(payload)} of {declared} model bytes present; copy or fit it again"
-        )
-    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
-        raise NasscoutError(f"{p} is damaged: checksum mismatch; copy or fit it again")
-    return header, payload
+
+
+def _read(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
+    return read_framed(
+        path,
+        MAGIC,
+        missing="model file {path!r} not found",
+        foreign=lambda p, _: (
+            f"{p} is not a nasscout predictor file; make one with `nasscout predictors fit`"
+        ),
+        check_header=_check_header,
+        hint="copy or fit it again",
+        noun="model",
+    )
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from surrogate.atomic import atomic_write
 from surrogate.benchmark import Metric, Records, SeedSpec, resolve_dataset
 from surrogate.errors import DataError, NasscoutError
 from surrogate.fitted_parts import SeedNoise
+from surrogate.framed import read_framed, write_framed
 
 MAGIC = b"NASSCOUT-SURROGATE\n"
 SCHEMA = "nasscout-surrogate"
@@ -127,12 +126,8 @@ class SurrogateBenchmark:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         payload = buf.getvalue()
-        header = dict(self.header)
-        header.update(
-            payload_bytes=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest()
-        )
-        line = json.dumps(header, allow_nan=False).encode()
-        atomic_write(Path(path), MAGIC + line + b"\n" + payload)
+        header = {k: v for k, v in self.header.items() if not k.startswith("payload_")}
+        header = write_framed(path, MAGIC, header, payload)
         self.header, self.path, self.name = header, Path(path), f"surrogate:{path}"
         return header
 
@@ -338,35 +333,16 @@ class SurrogateBenchmark:
         return f"SurrogateBenchmark({src}/{self.datasets[0]}, model={self.model!r}, cells={len(self.cells)})"
 
 
-def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
-    """(header, payload) of a surrogate file, checked: magic, schema, size and checksum."""
-    p = Path(path)
-    if not p.is_file():
-        raise NasscoutError(
-            f"surrogate file {str(p)!r} not found; make one with `nasscout surrogate fit`"
-        )
-    data = p.read_bytes()
-    if not data.startswith(MAGIC):
-        what = (
-            "a nasscout predictor file"
-            if data.startswith(b"NASSCOUT-PREDICTOR")
-            else "not a surrogate"
-        )
-        if data.startswith(b"\x89HDF"):
-            what = "a benchmark table (HDF5)"
-        raise DataError(
-            f"{p} is {what}, not a nasscout surrogate file; make one with `nasscout surrogate fit`"
-        )
-    end = data.find(b"\n", len(MAGIC))
-    try:
-        if end < 0:
-            raise ValueError("no end of header")
-        header = json.loads(data[len(MAGIC) : end])
-        declared = int(header["payload_bytes"])
-    except (ValueError, KeyError, TypeError):
-        raise DataError(
-            f"{p} is truncated or damaged: its header is unreadable; {FIT_HINT}"
-        ) from None
+def _foreign(p: Path, data: bytes) -> str:
+    what = "not a surrogate"
+    if data.startswith(b"NASSCOUT-PREDICTOR"):
+        what = "a nasscout predictor file"
+    elif data.startswith(b"\x89HDF"):
+        what = "a benchmark table (HDF5)"
+    return f"{p} is {what}, not a nasscout surrogate file; make one with `nasscout surrogate fit`"
+
+
+def _check_header(p: Path, header: Any) -> None:
     schema = header.get("schema") if isinstance(header, dict) else None
     if schema != SCHEMA:
         raise DataError(f"{p} is not a nasscout surrogate file (schema {schema!r}); {FIT_HINT}")
@@ -375,9 +351,16 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
             f"{p} has surrogate schema version {header.get('schema_version')!r}; this nasscout reads "
             f"version {SCHEMA_VERSION}: {FIT_HINT}"
         )
-    payload = data[end + 1 :]
-    if len(payload) != declared:
-        raise DataError(f"{p} is truncated: {len(payload)} of {declared} bytes present; {FIT_HINT}")
-    if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
-        raise DataError(f"{p} is damaged or altered: checksum mismatch; {FIT_HINT}")
-    return header, payload
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
+    """(header, payload) of a surrogate file, checked: magic, schema, size and checksum."""
+    return read_framed(
+        path,
+        MAGIC,
+        missing="surrogate file {path!r} not found; make one with `nasscout surrogate fit`",
+        foreign=_foreign,
+        check_header=_check_header,
+        hint=FIT_HINT,
+        error=DataError,
+    )
