@@ -5,7 +5,9 @@ Both keep a population of evaluated cells, pick a parent by tournament (the best
 uniform one of the parent's distinct neighbours (24 on NB201; on spaces where some choice vectors are no cell or
 name the same cell, only the distinct cells count, see ``strategies.moves.neighbour_table``). They differ only in who leaves the population: the *oldest* member
 (regularized evolution, Real et al. 2019, "aging") or the *worst* one (classic tournament evolution). On noisy
-NB201 observations aging helps, because a lucky seed cannot keep a mediocre cell alive forever.
+NB201 observations aging helps, because a lucky seed cannot keep a mediocre cell alive forever. On a table
+that holds only some cells, a parent none of whose neighbours is in the table is replaced by a random cell of
+the table rather than proposed again (ours).
 """
 
 from __future__ import annotations
@@ -69,7 +71,11 @@ class _Evolution(Strategy):
             )  # tournament, with replacement
             parent = self._members[best]
             n_nb = int(self._n_neighbours[parent])
-            index = int(self._neighbours[parent, int(u[-1] * n_nb)]) if n_nb else parent
+            # a parent without a neighbour in the table (a sparse table of the user's cells) would only be
+            # proposed again: a random cell of the table instead (ours; on full tables every cell has one)
+            index = (
+                int(self._neighbours[parent, int(u[-1] * n_nb)]) if n_nb else self._random_cell()
+            )
         self._asked += 1
         return self._new_trial(index)
 
