@@ -10,11 +10,8 @@ number of processes.
 
 from __future__ import annotations
 
-import fcntl
-import inspect
 import json
 import os
-import platform
 import signal
 import sys
 import time
@@ -26,24 +23,22 @@ import numpy as np
 
 from strategies.journal import JOURNAL_NAME, JournalWriter, drop_partial_tail
 from strategies.journal_check import read_checked
-from strategies.plugin_meta import check_plugins, plugin_record
+from strategies.plugin_meta import check_plugins
 from strategies.pruning import EarlyStop, curve_table, describe_early_stop, early_stop_from_json
 from strategies.registry import get_strategy, parse_strategy_list
 from strategies.results import (
-    LOCK_NAME,
     META_NAME,
-    RESULTS_NAME,
-    missing_meta_message,
     read_meta,
     write_meta,
     write_results,
 )
+from strategies.run_dir import dir_error, lock_run_dir, prepare_new
+from strategies.run_meta import build_meta
 from strategies.runner import Runner, table_lookup
 from surrogate.errors import NasscoutError
 
 MAX_SEEDS = 100_000
 MAX_SEED = 2**32 - 1
-META_SCHEMA = 1
 # Options that change results: a resume must use the run's values.
 RESULT_OPTIONS = (
     "benchmark",
@@ -257,139 +252,6 @@ def check_observe_flag(observe: Any) -> str:
         return check_observe(observe)
     except NasscoutError as exc:
         raise NasscoutError(str(exc).replace("observe ", "--observe ", 1)) from None
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        nasscout = version("nasscout")
-    except PackageNotFoundError:
-        nasscout = "0+unknown"
-    return {"nasscout": nasscout, "numpy": np.__version__, "python": platform.python_version()}
-
-
-def _strategy_facts(
-    names: tuple[str, ...], given: dict[str, dict[str, Any]] | None = None
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    options: dict[str, Any] = {}
-    objectives: dict[str, list[str]] = {}
-    for name in names:
-        cls = get_strategy(name)
-        params = inspect.signature(cls.__init__).parameters.values()
-        options[name] = {
-            p.name: p.default
-            for p in params
-            if p.kind is p.KEYWORD_ONLY
-            and p.name not in ("seed", "context")
-            and isinstance(p.default, (int, float, str, bool, type(None)))
-        } | dict((given or {}).get(name, {}))
-        obj = getattr(cls, "objectives", None)
-        if obj:
-            objectives[name] = [str(o) for o in obj]
-    return options, objectives
-
-
-def _hv_ref(valid: np.ndarray, params: np.ndarray) -> list[float | None]:
-    """Hypervolume reference of (accuracy up, params down): the worst of each over the benchmark's cells;
-    None where the benchmark records no such value (e.g. no params)."""
-
-    def worst(a: np.ndarray, fn: Any) -> float | None:
-        a = a[np.isfinite(a)]
-        return float(fn(a)) if a.size else None
-
-    return [worst(valid, np.min), worst(params, np.max)]
-
-
-def build_meta(config: RunConfig, bench: Any, command_line: list[str]) -> dict[str, Any]:
-    """Everything needed to reproduce and to report the run without reloading the benchmark."""
-    ds = config.dataset
-    best_index, best_value = bench.best(ds)
-    cells = bench.cells_for(ds)
-    top = max(bench.fidelities_for(ds))
-    mean = bench.query(cells, dataset=ds, fidelity=top, seed="mean")
-    options, objectives = _strategy_facts(config.strategies, config.options)
-    plugins = plugin_record(config.benchmark, config.strategies)
-    return {
-        "schema": "nasscout-run",
-        "schema_version": META_SCHEMA,
-        "versions": _versions(),
-        "config": {
-            **config.to_json(),
-            "seeds": config.seeds,
-            "benchmark_name": bench.name,
-        },
-        "strategy_options": options,
-        "objectives": objectives,
-        # where each plugin strategy's code came from; a resume refuses when its file hash changed
-        "plugins": plugins,
-        "benchmark": {
-            "name": bench.name,
-            "kind": bench.kind,
-            "space": bench.space.name,
-            "metric": bench.metric(ds).to_json(),
-            "path": str(bench.path or ""),
-            "fidelities": list(bench.fidelities_for(ds)),
-            "top_fidelity": int(top),
-            "best_index": int(best_index),
-            "best_arch": bench.space.format(int(best_index)),
-            "best_valid_acc": float(best_value),
-            # hypervolume reference for (accuracy up, params down): the worst value of each over all cells
-            "hv_ref": _hv_ref(mean.valid_acc, mean.params_m),
-        },
-        "noise": "trial t of seed s observes recorded seed number floor(u * n_seeds) of its cell, "
-        "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]"
-        if config.observe == "seed"
-        else "observe=mean: every trial observes its cell's seed-mean validation value",
-        "strategy_options_note": "keyword options of each strategy class as run (None: the class default); "
-        "config.options holds the ones given (--option)",
-        "command_line": command_line,
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "resumed": [],
-        "columns_note": "results.csv is identical for identical options except the wall_time_s column",
-    }
-
-
-# ---- run directory ------------------------------------------------------------------------------------------------
-def _dir_error(out: Path, exc: OSError) -> NasscoutError:
-    return NasscoutError(f"cannot write to {out}: {exc.strerror or exc}; choose a writable --out")
-
-
-def _lock(out: Path) -> int:
-    try:
-        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise _dir_error(out, exc) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise NasscoutError(
-            f"another nasscout process is running in {out} ({out / LOCK_NAME} is locked); "
-            "wait for it or stop it first"
-        ) from None
-    return fd
-
-
-def prepare_new(out: Path) -> int:
-    """Create the run directory; refuse (never overwrite) when it already holds a run. Returns the lock fd."""
-    if out.exists() and not out.is_dir():
-        raise NasscoutError(f"--out {out} is a file; give a directory")
-    taken = [n for n in (META_NAME, JOURNAL_NAME, RESULTS_NAME) if (out / n).exists()]
-    if taken and META_NAME not in taken and (out / JOURNAL_NAME).is_file():
-        raise NasscoutError(missing_meta_message(out))
-    if taken:
-        raise NasscoutError(
-            f"{out} already holds a run ({', '.join(taken)}); add --resume to continue it, "
-            "or choose another --out (nothing was overwritten)"
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _dir_error(out, exc) from None
-    if not os.access(out, os.W_OK):
-        raise NasscoutError(f"cannot write to {out}: permission denied; choose a writable --out")
-    return _lock(out)
 
 
 def compare_options(meta: dict[str, Any], given: dict[str, Any]) -> None:
@@ -629,7 +491,7 @@ def _run_experiment(
     if rebuild:
         from strategies.rebuild_meta import rebuild_meta
 
-        lock = _lock(out)
+        lock = lock_run_dir(out)
         try:
             meta, replay_all = rebuild_meta(out, config, bench, command_line)
         except BaseException:
@@ -639,7 +501,7 @@ def _run_experiment(
         meta = read_meta(out)  # names what is left when meta.json is gone
         compare_options(meta, config.to_json())
         check_plugins(meta, config.strategies)
-        lock = _lock(out)
+        lock = lock_run_dir(out)
     else:
         lock = prepare_new(out)
         meta = build_meta(config, bench, command_line)
@@ -657,7 +519,7 @@ def _run_experiment(
             write_meta(out, meta)
             journal_path.touch()
         except OSError as exc:
-            raise _dir_error(out, exc) from None
+            raise dir_error(out, exc) from None
         checked = read_checked(
             journal_path, meta
         )  # lines that do not belong are named, then ignored
@@ -680,7 +542,7 @@ def _run_experiment(
         # warn at the end only when the start did not already (a resume re-reads the same lines)
         final = write_results(out, meta, warn=not (checked.left_out or contents.damaged_lines))
     except OSError as exc:
-        raise _dir_error(out, exc) from None
+        raise dir_error(out, exc) from None
     finally:
         os.close(lock)
     return RunSummary(out, len(all_tasks), final.n_rows, len(tasks), time.perf_counter() - t0)

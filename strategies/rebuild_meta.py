@@ -28,7 +28,7 @@ _SKIP = ("wall_time_s",)
 def rebuild_meta(out: Path, config: Any, bench: Any, command_line: list[str]) -> tuple[dict, bool]:
     """The rebuilt meta (not yet written) and whether every search must be replayed on resume (real
     backends: the values could not be re-checked here). Raises NasscoutError naming the first misfit."""
-    from strategies.experiment import build_meta
+    from strategies.run_meta import build_meta
 
     if (out / META_NAME).exists():
         raise NasscoutError(
