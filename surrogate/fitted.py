@@ -153,9 +153,7 @@ class SurrogateBenchmark:
         if any(a.dtype.hasobject for a in arrays.values()):
             raise DataError(f"{path} is refused: it holds object arrays; {FIT_HINT}")
         klass = cls
-        if (
-            "curves" in header
-        ):  # a curve surrogate (``nasscout surrogate fit --curves``): same file kind
+        if "curves" in header:  # a curve surrogate (`surrogate fit --curves`): same file kind
             from surrogate.fitted_curves import CurveSurrogateBenchmark
 
             klass = CurveSurrogateBenchmark
