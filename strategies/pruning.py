@@ -18,7 +18,8 @@ A stopped trial costs only the epochs it trained (the table's per-epoch seconds,
 becomes an incumbent. The strategy is told the extrapolated final where there is one (as Domhan et al. report
 it to their optimiser), else the last value it saw.
 
-Where it runs: on the simulated clock over a table with per-epoch ``valid_acc`` curves. The decision for a
+Where it runs: on the simulated clock over a table with per-epoch ``valid_acc`` curves, or a curve
+surrogate (``surrogate:FILE`` from ``nasscout surrogate fit --curves``). The decision for a
 trial is taken when it starts, from the trials completed by then; with one worker that is exactly the
 sequential protocol, with several a trial that finishes while another trains does not inform that one.
 Real training (``TrainingBenchmark``) trains a cell to its end inside one ``query`` call, so nothing can be
@@ -28,7 +29,6 @@ stopped there yet and the option is refused rather than simulated after the fact
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -173,9 +173,9 @@ class CurveTable:
         )
         # the seeds a noisy observation draws from, in column order (as strategies.evaluators.TableLookup)
         self.present = [np.flatnonzero(~np.isnan(r)) for r in finals]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            self.mean = np.nanmean(self.curves, axis=1)
+        # the benchmark's own seed-mean curve (a table: the mean of its seeds; a curve surrogate: its
+        # smooth predicted curve, which is what it answers for seed="mean")
+        self.mean = np.asarray(benchmark.curves(self.cells, seed="mean", **kw), dtype=np.float64)
         self.epochs = self.curves.shape[2]
         # the metric's range for an extrapolator: percent, or the table's own span with a margin
         if "%" in benchmark.metric(dataset).name:
@@ -221,7 +221,11 @@ def curve_table(benchmark: Any, dataset: str, fidelity: int) -> CurveTable:
 
 
 def has_curves(benchmark: Any, dataset: str, fidelity: int) -> bool:
-    return benchmark.kind == "tabular" and "valid_acc" in benchmark.curve_metrics(dataset, fidelity)
+    """A table or a curve surrogate (``surrogate.fitted_curves``) with per-epoch valid_acc curves there."""
+    reader = getattr(benchmark, "curve_metrics", None)
+    if benchmark.kind not in ("tabular", "surrogate") or reader is None:
+        return False
+    return "valid_acc" in reader(dataset, fidelity)
 
 
 def check_benchmark(config: EarlyStop, benchmark: Any, dataset: str) -> None:

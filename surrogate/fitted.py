@@ -133,7 +133,8 @@ class SurrogateBenchmark:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> SurrogateBenchmark:
-        """Load a surrogate file; anything else (another schema, a truncated or altered copy) is one line."""
+        """Load a surrogate file (a curve surrogate's opens as :class:`CurveSurrogateBenchmark`); anything
+        else (another schema, a truncated or altered copy) is one line."""
         header, payload = read_header(path)
         try:
             with np.load(io.BytesIO(payload), allow_pickle=False) as z:
@@ -151,7 +152,12 @@ class SurrogateBenchmark:
             ) from None
         if any(a.dtype.hasobject for a in arrays.values()):
             raise DataError(f"{path} is refused: it holds object arrays; {FIT_HINT}")
-        sur = cls(header, arrays, Path(path))
+        klass = cls
+        if "curves" in header:  # a curve surrogate (`surrogate fit --curves`): same file kind
+            from surrogate.fitted_curves import CurveSurrogateBenchmark
+
+            klass = CurveSurrogateBenchmark
+        sur = klass(header, arrays, Path(path))
         sur._payload = payload
         return sur
 

@@ -53,10 +53,27 @@ def _surrogate(source: str, dataset: str, root: str):
     return SurrogateBenchmark.open(path)
 
 
+@cache
+def _curve_surrogate(table: str, dataset: str, root: str):
+    """A quick curve surrogate of one of our tables with curves (all its cells' curves), saved and reopened."""
+    from predictors.curve_surrogate_fit import fit_curve_surrogate
+    from surrogate.fitted import SurrogateBenchmark
+    from surrogate.tabular import TabularBenchmark
+
+    path = Path(root) / f"curves-{table}-{dataset}.nss"
+    truth = TabularBenchmark.open(REPO / "datasets" / table)
+    options = {"n_members": 1, "n_estimators": 60}
+    fit_curve_surrogate(truth, dataset, train_fraction=0.8, seed=0, options=options).save(path)
+    return SurrogateBenchmark.open(path)
+
+
 def _open(kind: str, tmp_root: Path, tables: dict | None = None):
     from surrogate.registry import load_benchmark
     from surrogate.tabular import TabularBenchmark
 
+    if kind.startswith("surrogate-curves:"):
+        table, ds = kind.removeprefix("surrogate-curves:").split("/")
+        return _curve_surrogate(table, ds, str(tmp_root)), ds
     if kind.startswith("surrogate:"):
         source, ds = kind.removeprefix("surrogate:").split("/")
         return _surrogate(source, ds, str(tmp_root)), ds
@@ -96,6 +113,7 @@ KINDS = [
     "surrogate:nb201-fmnist-mini.h5/fashion-mnist",  # 200 trained cells -> 10,000 cells with their ops
     "surrogate:nasbench-graph/proteins",  # a surrogate answers only cells whose ops its data trained
     "surrogate:transnas-micro/room_layout",  # a loss: the surrogate keeps the table's metric
+    "surrogate-curves:nb201-fmnist-mini.h5/fashion-mnist",  # whole curves; epochs 2, 7, 20 as fidelities
 ]
 
 
