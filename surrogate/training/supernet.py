@@ -218,8 +218,17 @@ class SharedWeights:
             nesterov=p.nesterov and p.momentum > 0,
             weight_decay=p.weight_decay,
         )
-        self.steps_per_epoch = math.ceil(len(s.train_x) / p.batch_size)
-        total = self.steps_per_epoch * epochs
+        self._rows: torch.Tensor | None = None  # training images the batches come from (None: all)
+        self._make_schedule(len(s.train_x))
+        self.data_gen = torch.Generator().manual_seed(derived_seed(seed, 1))
+        self._mean, self._std = s.mean.to(self.device), s.std.to(self.device)
+        self.step = 0  # SGD steps taken
+        self._order: torch.Tensor | None = None
+
+    def _make_schedule(self, n_images: int) -> None:
+        p = self.preset
+        self.steps_per_epoch = math.ceil(n_images / p.batch_size)
+        total = self.steps_per_epoch * self.epochs
         floor = p.lr_min / p.lr if p.lr > 0 else 0.0
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt,
@@ -227,21 +236,52 @@ class SharedWeights:
                 floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(it, total) / total))
             ),
         )
-        self.data_gen = torch.Generator().manual_seed(derived_seed(seed, 1))
-        self._mean, self._std = s.mean.to(self.device), s.std.to(self.device)
-        self.step = 0  # SGD steps taken
-        self._order: torch.Tensor | None = None
+
+    def use_training_rows(self, rows: Any) -> None:
+        """Draw the shared weights' batches from these training images only (DARTS keeps the others for its
+        architecture step); an epoch becomes one pass over them and the cosine schedule is rescaled to match.
+
+        Only before the first step; the rows are part of the state, so a resumed run must set the same ones.
+        """
+        rows = torch.as_tensor(np.asarray(rows), dtype=torch.long).flatten()
+        n = len(self.splits.train_x)
+        if self.step:
+            raise NasscoutError(
+                f"use_training_rows after {self.step} steps; accepted: only before the first step"
+            )
+        if (
+            not len(rows)
+            or int(rows.min()) < 0
+            or int(rows.max()) >= n
+            or len(rows.unique()) < len(rows)
+        ):
+            raise NasscoutError(
+                f"training rows {rows.tolist()[:5]}... are invalid; accepted: distinct indices 0..{n - 1}"
+            )
+        self._rows = rows
+        self._make_schedule(len(rows))
+
+    def make_batch(
+        self, idx: torch.Tensor, gen: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training images ``idx`` as a normalised batch on the device, augmented with ``gen`` (None: not)."""
+        p, s = self.preset, self.splits
+        x = s.train_x[idx]
+        if gen is not None:
+            x = augment(x, p.crop_padding, p.flip, gen)
+        return (x.to(self.device) - self._mean) / self._std, s.train_y[idx].to(self.device)
 
     # -- batches ------------------------------------------------------------------------------------------
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next augmented training batch; a new epoch order is drawn when the previous one is used up."""
-        p, s = self.preset, self.splits
+        b = self.preset.batch_size
         pos = self.step % self.steps_per_epoch
         if pos == 0 or self._order is None:
-            self._order = torch.randperm(len(s.train_x), generator=self.data_gen)
-        idx = self._order[pos * p.batch_size : (pos + 1) * p.batch_size]
-        xb = augment(s.train_x[idx], p.crop_padding, p.flip, self.data_gen)
-        return (xb.to(self.device) - self._mean) / self._std, s.train_y[idx].to(self.device)
+            if self._rows is None:
+                self._order = torch.randperm(len(self.splits.train_x), generator=self.data_gen)
+            else:
+                self._order = self._rows[torch.randperm(len(self._rows), generator=self.data_gen)]
+        return self.make_batch(self._order[pos * b : (pos + 1) * b], self.data_gen)
 
     def epoch_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches left in the current epoch (call ``train_step`` on each to advance)."""
@@ -351,6 +391,9 @@ class SharedWeights:
             "data_gen": self.data_gen.get_state(),
             "order": self._order if self._order is not None else torch.empty(0, dtype=torch.long),
             "step": self.step,
+            "train_rows": self._rows
+            if self._rows is not None
+            else torch.empty(0, dtype=torch.long),
             "epochs": self.epochs,
             "seed": self.seed,
             "dataset": self.dataset,
@@ -369,6 +412,13 @@ class SharedWeights:
                     f"supernet state belongs to another run ({key}={state.get(key)!r}, this run has "
                     f"{want!r})"
                 )
+        rows = state.get("train_rows", torch.empty(0, dtype=torch.long))
+        mine = self._rows if self._rows is not None else torch.empty(0, dtype=torch.long)
+        if not torch.equal(rows, mine):
+            raise NasscoutError(
+                f"supernet state belongs to another run (it trains on {len(rows) or 'all'} training "
+                f"images, this run on {len(mine) or 'all'})"
+            )
         self.net.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
