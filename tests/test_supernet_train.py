@@ -18,7 +18,12 @@ from strategies.cli.main import main
 from surrogate.errors import NasscoutError
 from surrogate.spaces.nb201 import NB201Space
 from surrogate.training.presets import get_preset
-from surrogate.training.supernet_score import ScoreSettings, score_cells, supernet_scores
+from surrogate.training.supernet_score import (
+    ScoreSettings,
+    score_cells,
+    supernet_losses,
+    supernet_scores,
+)
 from surrogate.training.supernet_train import (
     SupernetRun,
     epoch_cells,
@@ -156,18 +161,21 @@ def test_scores_per_class_every_cell_and_cache(trained):
     members = np.flatnonzero(cls == np.flatnonzero(np.bincount(cls) >= 3)[5])[:3]
     cells = np.array([0, 1000, 9930, *members.tolist()])
     every = ScoreSettings(recal_batches=2, eval_images=64, per_class=False)
-    idx, s_every, sec = score_cells(sw, cells, every)
+    idx, s_every, loss, sec = score_cells(sw, cells, every)
     assert np.array_equal(s_every, sw.score(cells.tolist(), recal_batches=2, max_images=64))
-    assert np.all(sec > 0)
+    assert (
+        np.all(sec > 0) and np.all(loss > 0) and len(np.unique(loss)) > len(np.unique(s_every)) // 2
+    )
     per = ScoreSettings(recal_batches=2, eval_images=64, per_class=True)
-    _, s_class, _ = score_cells(sw, cells, per)
+    _, s_class, l_class, _ = score_cells(sw, cells, per)
     for c, s in zip(cells, s_class):  # every member carries its representative's own score
         assert (
             s == sw.score([int(SPACE.canonical_indices([c])[0])], recal_batches=2, max_images=64)[0]
         )
     got = supernet_scores(trained, cells, per)
     assert np.array_equal(got[1], s_class)
-    cache = trained.with_name(trained.name + ".scores.npz")
+    assert np.array_equal(supernet_losses(trained, cells, per), l_class)
+    cache = trained.with_name(trained.name + ".scores-r2-i64-valid-class.npz")
     assert cache.is_file()
     stamp = cache.stat().st_mtime_ns
     again = supernet_scores(

@@ -147,7 +147,11 @@ def score(
     device: str,
     threads: int,
 ) -> None:
-    """Score cells by inherited weights into a CSV (cell, arch, score, ...); cached next to FILE."""
+    """Score cells by inherited weights into a CSV; cached next to FILE.
+
+    Columns: cell, arch, score (validation accuracy %, BN recalibrated), loss (mean validation
+    cross-entropy), class_id, scored_as (the cell actually scored: its class representative),
+    score_seconds, params_m."""
     import time
 
     import numpy as np
@@ -157,7 +161,7 @@ def score(
     from surrogate.costmodel import params_m
     from surrogate.spaces.nb201 import NB201Space
     from surrogate.training.data import DATASETS
-    from surrogate.training.supernet_score import ScoreSettings, supernet_scores
+    from surrogate.training.supernet_score import ScoreCache, ScoreSettings, supernet_scores
     from surrogate.training.supernet_train import check_trained, read_supernet_file
     from surrogate.training.trainer import check_device
 
@@ -203,10 +207,11 @@ def score(
     reps = space.canonical_indices(idx)
     n_classes = DATASETS[header["dataset"]][1]
     params = params_m(idx, n_classes=n_classes, C=header["preset"]["C"], N=header["preset"]["N"])
-    lines = ["cell,arch,score,class_id,scored_as,score_seconds,params_m"]
-    for i, s, r, sec, pm in zip(idx.tolist(), scores, reps.tolist(), seconds, params):
+    losses = ScoreCache(file, settings).loss[idx]
+    lines = ["cell,arch,score,loss,class_id,scored_as,score_seconds,params_m"]
+    for i, s, lo, r, sec, pm in zip(idx.tolist(), scores, losses, reps.tolist(), seconds, params):
         lines.append(
-            f"{i},{space.format(i)},{s:.4f},{int(space.class_ids[i])},"
+            f"{i},{space.format(i)},{s:.4f},{lo:.5f},{int(space.class_ids[i])},"
             f"{r if settings.per_class else i},{sec:.5f},{pm:.6f}"
         )
     atomic_write(out, "\n".join(lines) + "\n")
@@ -214,8 +219,8 @@ def score(
     how = "one per isomorphism class" if settings.per_class else "each cell"
     click.echo(
         f"{len(idx)} cells of {file} ({header['epochs_trained']} epochs, {header['sampling']}) scored "
-        f"{how}: {n_scored} scored now in {wall:.1f} s, the rest from its cache; mean "
-        f"{np.mean(seconds):.3f} s per scored cell; best {space.format(int(idx[best]))} (#{int(idx[best])}) "
+        f"{how}: {n_scored} {'classes' if settings.per_class else 'cells'} scored now in {wall:.1f} s "
+        f"(the rest from its cache), {np.mean(seconds):.3f} s per scored cell; best {space.format(int(idx[best]))} (#{int(idx[best])}) "
         f"{scores[best]:.2f}%; CSV {out}"
     )
 
