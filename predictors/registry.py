@@ -37,6 +37,7 @@ PREDICTORS: dict[str, str] = {
     "zen": "predictors.zerocost:ZenProxy",
     "synflow": "predictors.zerocost:SynflowProxy",
     "jacov": "predictors.zerocost:JacovProxy",
+    "oneshot": "predictors.oneshot:OneShotPredictor",
 }
 
 

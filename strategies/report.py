@@ -270,6 +270,15 @@ def format_table(
         )
         total = s.get("cost_s_mean_final", math.nan)
         lines.append(f"{name:<{width}}  {text}  total {total:,.0f} s")
+    if b.get("kind") == "oneshot":  # what the search cost on the supernet
+        one = b.get("oneshot") or {}
+        costs = ", ".join(f"{k} {s['sim_time_mean_final_s']:,.1f} s" for k, s in summary.items())
+        lines.append(
+            f"cost: scoring each queried cell with inherited weights, mean seconds per search: {costs}; "
+            f"plus the supernet's training, once: {one.get('train_seconds') or 0:,.0f} s "
+            f"({one.get('train_cpu_seconds') or 0:,.0f} s CPU, {one.get('epochs_trained')} epochs, "
+            f"{one.get('sampling')} sampling)"
+        )
     if any(math.isfinite(s["test_acc_mean_final"]) for s in summary.values()):
         lines += ["", "test accuracy of the incumbent, %, mean ± 95% CI over seeds"]
         head = f"{'strategy':<{width}}  " + "  ".join(f"{c:>13}" for c in cols)

@@ -92,6 +92,8 @@ def build_meta(config: Any, bench: Any, command_line: list[str]) -> dict[str, An
             "best_valid_acc": float(best_value),
             # hypervolume reference for (accuracy up, params down): the worst value of each over all cells
             "hv_ref": _hv_ref(mean.valid_acc, mean.params_m),
+            # a supernet's one-off training (its scores' cost is per query, in cost_s)
+            **({"oneshot": bench.info()["oneshot"]} if bench.kind == "oneshot" else {}),
         },
         "noise": "trial t of seed s observes recorded seed number floor(u * n_seeds) of its cell, "
         "u = np.random.default_rng([s, t // 64]).random(64)[t % 64]"

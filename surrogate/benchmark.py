@@ -133,7 +133,8 @@ ACCURACY = Metric()
 
 # What kind of thing answers: the runner evaluates a "tabular" benchmark through a precomputed lookup of
 # its recorded seeds, anything else ("surrogate": a fitted model; "training": real training) by ``query``.
-BENCHMARK_KINDS = ("tabular", "surrogate", "training")
+# "oneshot": a trained supernet's inherited-weight scores (``surrogate.oneshot``), answered like a surrogate.
+BENCHMARK_KINDS = ("tabular", "surrogate", "training", "oneshot")
 
 
 @runtime_checkable

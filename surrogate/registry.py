@@ -130,7 +130,7 @@ def benchmark_plugin_facts(name: str) -> dict | None:
 
     if (
         name in BUILT
-        or name.startswith(("train:", "surrogate:"))
+        or name.startswith(("train:", "surrogate:", "oneshot:"))
         or name.endswith((".h5", ".hdf5"))
     ):
         return None
@@ -154,6 +154,10 @@ def load_benchmark(name: str) -> Any:
         from surrogate.fitted import SurrogateBenchmark
 
         bench = SurrogateBenchmark.open(name.split(":", 1)[1])
+    elif name.startswith("oneshot:"):  # a trained supernet's scores (`nasscout supernet score`)
+        from surrogate.oneshot import OneShotBenchmark
+
+        bench = OneShotBenchmark(name.split(":", 1)[1])
     elif name.startswith("train:"):  # real training (torch imported only when a cell is trained)
         from surrogate.training.benchmark import open_training_benchmark
 
@@ -173,7 +177,7 @@ def load_benchmark(name: str) -> Any:
         )
         raise NasscoutError(
             f"unknown benchmark {name!r}; accepted: {accepted}, a path to a .h5 file, or "
-            "package.module:function, surrogate:FILE (a fitted surrogate)"
+            "package.module:function, surrogate:FILE (a fitted surrogate), oneshot:FILE (a scored supernet)"
         )
     _OPEN[name] = bench
     return bench

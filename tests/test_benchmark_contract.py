@@ -67,6 +67,22 @@ def _curve_surrogate(table: str, dataset: str, root: str):
     return SurrogateBenchmark.open(path)
 
 
+@cache
+def _oneshot(root: str):
+    """A tiny supernet (2 epochs of a small Fashion-MNIST slice) with 60 cells scored, opened as oneshot:FILE."""
+    from surrogate.registry import load_benchmark
+    from surrogate.training.presets import get_preset
+    from surrogate.training.supernet_score import ScoreSettings, supernet_scores
+    from surrogate.training.supernet_train import SupernetRun, train_supernet
+
+    tiny = {"n_train": 256, "n_valid": 128, "n_test": 128, "C": 4, "N": 1, "image_size": 8}
+    out = Path(root) / "sn.pt"
+    train_supernet(SupernetRun("fashion-mnist", get_preset("cpu-mini", tiny), 2, out))
+    cells = np.random.default_rng(0).choice(15625, 60, replace=False)
+    supernet_scores(out, cells, ScoreSettings(recal_batches=2))
+    return load_benchmark(f"oneshot:{out}")
+
+
 def _open(kind: str, tmp_root: Path, tables: dict | None = None):
     from surrogate.registry import load_benchmark
     from surrogate.tabular import TabularBenchmark
@@ -83,6 +99,8 @@ def _open(kind: str, tmp_root: Path, tables: dict | None = None):
         return TabularBenchmark.open(REPO / "datasets" / "nb201-fmnist-mini.h5"), "fashion-mnist"
     if kind == "training":
         return _tiny_training(str(tmp_root)), "fashion-mnist"
+    if kind == "oneshot":
+        return _oneshot(str(tmp_root)), "fashion-mnist"
     if kind == "table-import":  # a user's CSV of 400 real NB201 cells at 12 and 200 epochs
         return _imported_table(str(tables["two"])), "my-cifar10"
     name, ds = kind.split("/")
@@ -105,6 +123,7 @@ KINDS = [
     "fmnist-mini",
     "table-import",
     "training",
+    "oneshot",  # a trained supernet's inherited-weight scores (60 cells scored, one per class broadcast)
     "transnas-micro/class_object",
     "transnas-micro/room_layout",  # a negative loss: still higher is better
     "nasbench-graph/cora",

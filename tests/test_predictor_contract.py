@@ -10,6 +10,7 @@ run with few epochs here: the contract is about behaviour, quality is tested in 
 from __future__ import annotations
 
 import pickle
+from functools import cache
 
 import numpy as np
 import pytest
@@ -36,8 +37,27 @@ def data(nb201):
     return train, y, test
 
 
+@cache
+def tiny_supernet() -> str:
+    """A supernet trained for one epoch on a tiny slice of Fashion-MNIST (for ``oneshot``)."""
+    import tempfile
+    from pathlib import Path
+
+    from surrogate.training.presets import get_preset
+    from surrogate.training.supernet_train import SupernetRun, train_supernet
+
+    tiny = {"n_train": 128, "n_valid": 64, "n_test": 64, "C": 4, "N": 1, "image_size": 8}
+    out = Path(tempfile.mkdtemp(prefix="nasscout-sn-")) / "tiny.pt"
+    train_supernet(SupernetRun("fashion-mnist", get_preset("cpu-mini", tiny), 1, out))
+    return str(out)
+
+
+def options(name: str) -> dict:
+    return {**FAST.get(name, {}), **({"supernet": tiny_supernet()} if name == "oneshot" else {})}
+
+
 def build(name: str, seed: int = 0):
-    return make_predictor(name, seed=seed, **FAST.get(name, {}))
+    return make_predictor(name, seed=seed, **options(name))
 
 
 def fitted(name: str, data, seed: int = 0):
@@ -134,7 +154,7 @@ def test_bad_input_is_refused(name, data):
 def test_cell_features_of_the_wrong_shape_are_refused(name, data):
     train, y, _ = data
     try:
-        model = make_predictor(name, cell_features=np.ones((100, 2)), **FAST.get(name, {}))
+        model = make_predictor(name, cell_features=np.ones((100, 2)), **options(name))
     except NasscoutError as exc:  # predictor without side features
         assert "unknown option 'cell_features'" in str(exc)
         return

@@ -31,6 +31,11 @@ SUBCOMMANDS = {
         "predictors",
         "Evaluate, fit and rank with predictors.",
     ),
+    "supernet": (
+        "strategies.cli.supernet",
+        "supernet",
+        "Train an NB201 supernet and score cells by inherited weights (one-shot).",
+    ),
     "curves": (
         "strategies.cli.curves",
         "curves",
