@@ -31,6 +31,11 @@ SUBCOMMANDS = {
         "predictors",
         "Evaluate, fit and rank with predictors.",
     ),
+    "oneshot": (
+        "strategies.cli.oneshot",
+        "oneshot",
+        "Weight-sharing searches (rsws, enas, cars, darts) on the NB201 supernet.",
+    ),
     "curves": (
         "strategies.cli.curves",
         "curves",
