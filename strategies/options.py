@@ -12,8 +12,8 @@ from typing import Any
 
 from surrogate.errors import NasscoutError
 
-# constructor parameters the runner sets itself
-RESERVED = ("self", "space", "seed", "context")
+# constructor parameters the runner sets itself (sw: the shared weights of a one-shot method)
+RESERVED = ("self", "space", "seed", "context", "sw")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 

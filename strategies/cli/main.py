@@ -36,6 +36,11 @@ SUBCOMMANDS = {
         "supernet",
         "Train an NB201 supernet and score cells by inherited weights (one-shot).",
     ),
+    "oneshot": (
+        "strategies.cli.oneshot",
+        "oneshot",
+        "Weight-sharing searches (rsws, enas, cars, darts) on the NB201 supernet.",
+    ),
     "curves": (
         "strategies.cli.curves",
         "curves",
