@@ -67,7 +67,8 @@ from predictors.base import (
 )
 from surrogate.errors import NasscoutError
 
-SEQUENCES = ("pnas", "ops")
+SEQUENCES = ("pnas", "pairs", "ops")
+BASES = ("none", "ridge")
 CONDITIONS = ("head", "init", "both")
 LOSSES = ("mse", "mae", "mse+hinge", "mse+listmle")
 MIN_SEARCH = 20  # fewer training cells: out-of-fold tau is too noisy to choose a training length by
@@ -94,12 +95,15 @@ def token_vocabulary(space: Any) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def token_sequence(space: Any, idx: np.ndarray, sequence: str = "pnas") -> np.ndarray:
-    """(n, T) int64 tokens of the cells: op tokens, or (input, op) pairs per position in PNAS' order."""
+    """(n, T) int64 tokens of the cells: op tokens, or (input, op) pairs per position in PNAS' order;
+    ``"pairs"``: (n, positions, 2), both tokens of a position read in one step (their embeddings summed)."""
     ops, inputs, _ = token_vocabulary(space)
     choice = space.encode(idx, "tokens").astype(np.int64)
     tok = ops[np.arange(ops.shape[0])[None, :], choice]
     if sequence == "ops":
         return tok
+    if sequence == "pairs":
+        return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2)
     return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2).reshape(len(tok), -1)
 
 
@@ -148,7 +152,7 @@ class LSTMPredictor(TorchEnsemble):
         space: Any = None,
         cell_features: np.ndarray | None = None,
         structure: bool = True,
-        sequence: str = "pnas",
+        sequence: str = "pairs",
         reverse: bool = False,
         bidirectional: bool = False,
         canonical: bool = True,
@@ -161,6 +165,7 @@ class LSTMPredictor(TorchEnsemble):
         min_steps: int = 500,
         batch_size: int = 32,
         lr: float = 0.01,
+        schedule: str = "constant",
         l1: float = 1e-5,
         loss: str = "mse+listmle",
         rank_weight: float = 1.0,
@@ -168,6 +173,8 @@ class LSTMPredictor(TorchEnsemble):
         members: str = "kfold",
         target: str = "log-error",
         checkpoints: tuple[float, ...] = (1.0,),
+        base: str = "ridge",
+        ridge: float = 1.0,
         pretrain_epochs: int = 3,
         pretrain_cells: int = 2048,
         warm_start: bool = False,
@@ -191,6 +198,7 @@ class LSTMPredictor(TorchEnsemble):
         self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
+        self.schedule = schedule
         self.l1 = l1
         self.loss = loss
         self.rank_weight = rank_weight
@@ -198,6 +206,8 @@ class LSTMPredictor(TorchEnsemble):
         self.members = members
         self.target = target
         self.checkpoints = checkpoints
+        self.base = base
+        self.ridge = ridge
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_cells = pretrain_cells
         self.warm_start = warm_start
@@ -223,6 +233,8 @@ class LSTMPredictor(TorchEnsemble):
             )
         idx, y = self._check_xy(archs, y)
         warm = bool(self.warm_start) and getattr(self, "fitted_", False)
+        check_choice("base", self.base, BASES)
+        self.__dict__["_cache_fit"] = (idx, y)  # the cells the ridge base is fitted on
         if warm or len(fractions) == 1 or len(idx) < MIN_SEARCH:
             return super().fit(idx, y)
         self._common()
@@ -333,7 +345,34 @@ class LSTMPredictor(TorchEnsemble):
         params["b_out"] = init_uniform(gen, (m, 1, 1), 1.0 / np.sqrt(H), device)
         if int(self.pretrain_epochs) > 0:
             self._pretrain(params, gen, device)
+        if self.base == "ridge" and dims["side"]:
+            params.update(self._ridge(device))
         return params
+
+    def _warm_params(self, params: dict[str, Any], device: str) -> dict[str, Any]:
+        """A warm refit refits the ridge base on all cells now known (the LSTM continues from before)."""
+        if "R_w" in params:
+            params.update(self._ridge(device))
+        return params
+
+    def _ridge(self, device: str) -> dict[str, Any]:
+        """Per member, the ridge regression of the standardised target on the side features, fitted in closed
+        form on that member's rows: a fixed linear base the LSTM's output is added to (it learns the rest)."""
+        import torch
+
+        from predictors.base import member_rows
+
+        idx, y = self.__dict__["_cache_fit"]
+        lam = check_number("ridge", self.ridge, low=0.0, high=1e9)
+        _, side = self._inputs(idx)
+        z = self._transform(y).forward(y)
+        X = np.column_stack([side, np.ones(len(idx))])
+        rows = member_rows(len(idx), self.n_members_, self.members, np.random.default_rng(self.seed))
+        pen = lam * np.eye(X.shape[1])
+        pen[-1, -1] = 0.0
+        w = np.stack([np.linalg.solve(X[r].T @ X[r] + pen, X[r].T @ z[r]) for r in rows])
+        t = torch.from_numpy(w.astype(np.float32)).to(device)
+        return {"R_w": t[:, :-1, None].contiguous(), "R_b": t[:, -1:, None].contiguous()}
 
     def _run(
         self, params: dict[str, Any], onehot: Any, d: str, backward: bool, h0: Any = None
@@ -361,6 +400,8 @@ class LSTMPredictor(TorchEnsemble):
         import torch
 
         onehot = torch.nn.functional.one_hot(tokens, params["emb"].shape[1]).float()
+        if onehot.dim() == 5:  # "pairs": one step reads both tokens of a position
+            onehot = onehot.sum(dim=3)
         h0 = None
         if side is not None and "W_init" in params and side.shape[-1]:
             h0 = torch.tanh(torch.baddbmm(params["b_init"], side, params["W_init"]))
@@ -375,7 +416,10 @@ class LSTMPredictor(TorchEnsemble):
         h = self._encode(params, tokens, side)
         if side.shape[-1] and self.condition != "init":
             h = torch.cat([h, side], dim=2)
-        out = torch.baddbmm(params["b_out"], h, params["W_out"]).squeeze(-1)
+        out = torch.baddbmm(params["b_out"], h, params["W_out"])
+        if "R_w" in params:
+            out = out + torch.baddbmm(params["R_b"], side, params["R_w"]).detach()
+        out = out.squeeze(-1)
         return torch.sigmoid(out) if self.target == "percent" else out
 
     def _pretrain(self, params: dict[str, Any], gen: Any, device: str) -> None:
