@@ -65,77 +65,15 @@ from predictors.base import (
     rank_gauss,
     train_members,
 )
+from predictors.lstm_parts import Percent, pair_loss, ridge_base, token_sequence, token_vocabulary
 from surrogate.errors import NasscoutError
 
 SEQUENCES = ("pnas", "pairs", "ops")
 BASES = ("none", "ridge")
 CONDITIONS = ("head", "init", "both")
 LOSSES = ("mse", "mae", "mse+hinge", "mse+listmle")
+_Percent = Percent  # its name in model files written before it moved to predictors.lstm_parts
 MIN_SEARCH = 20  # fewer training cells: out-of-fold tau is too noisy to choose a training length by
-
-
-def token_vocabulary(space: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    """(positions, max choices) op-token ids, (positions,) input-token ids, and the vocabulary size.
-
-    Op tokens: one id per distinct choice name (shared across positions, as PNAS shares op embeddings).
-    Input tokens: after the op names, one id per source node for positions named 's->d', else per position.
-    """
-    names: dict[str, int] = {}
-    card = [len(c) for c in space.choices]
-    ops = np.zeros((len(card), max(card)), dtype=np.int64)
-    for p, choices in enumerate(space.choices):
-        for c, name in enumerate(choices):
-            ops[p, c] = names.setdefault(str(name), len(names))
-    sources = [str(pos).split("->")[0] for pos in space.positions]
-    if not all("->" in str(pos) for pos in space.positions):
-        sources = [f"position {p}" for p in range(len(card))]
-    src_ids: dict[str, int] = {}
-    inputs = np.array([len(names) + src_ids.setdefault(s, len(src_ids)) for s in sources])
-    return ops, inputs.astype(np.int64), len(names) + len(src_ids)
-
-
-def token_sequence(space: Any, idx: np.ndarray, sequence: str = "pnas") -> np.ndarray:
-    """(n, T) int64 tokens of the cells: op tokens, or (input, op) pairs per position in PNAS' order;
-    ``"pairs"``: (n, positions, 2), both tokens of a position read in one step (their embeddings summed)."""
-    ops, inputs, _ = token_vocabulary(space)
-    choice = space.encode(idx, "tokens").astype(np.int64)
-    tok = ops[np.arange(ops.shape[0])[None, :], choice]
-    if sequence == "ops":
-        return tok
-    if sequence == "pairs":
-        return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2)
-    return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2).reshape(len(tok), -1)
-
-
-class _Percent(TargetTransform):
-    """Accuracy / 100: the sigmoid output of PNAS predicts the accuracy itself."""
-
-    def __init__(self) -> None:
-        self.kind, self.mu, self.sd = "identity", 0.0, 100.0
-
-
-def _pair_loss(kind: str, weight: float, margin: float) -> Any:
-    """MSE (summed over members and batch) plus ``weight`` x a ranking loss per batch row."""
-    import torch
-
-    def loss(pred: Any, target: Any) -> Any:
-        mse = ((pred - target) ** 2).sum()
-        if weight == 0.0 or kind == "mse":
-            return mse
-        B = pred.shape[1]
-        if kind == "mse+hinge":  # every ordered pair the targets rank, hinged at ``margin``
-            better = (target[:, :, None] - target[:, None, :]) > 0
-            gap = pred[:, :, None] - pred[:, None, :]
-            hinge = torch.relu(margin - gap) * better
-            rank = hinge.sum(dim=(1, 2)) / better.sum(dim=(1, 2)).clamp(min=1)
-        else:  # ListMLE: -log Plackett-Luce likelihood of the true order, per row
-            order = torch.argsort(target, dim=1, descending=True)
-            p = torch.gather(pred, 1, order)
-            tail = torch.logcumsumexp(p.flip(1), dim=1).flip(1)
-            rank = (tail - p).sum(dim=1) / B
-        return mse + weight * B * rank.sum()
-
-    return loss
 
 
 class LSTMPredictor(TorchEnsemble):
@@ -312,13 +250,13 @@ class LSTMPredictor(TorchEnsemble):
     def _transform(self, y: np.ndarray) -> TargetTransform:
         check_choice("target", self.target, ("percent", "identity", "log-error"))
         if self.target == "percent":
-            return _Percent()
+            return Percent()
         return TargetTransform(self.target, y)
 
     def _loss_fn(self) -> Any:
         w = check_number("rank_weight", self.rank_weight, low=0.0, high=1e6)
         m = check_number("margin", self.margin, low=0.0, high=1e6)
-        return self.loss if self.loss in ("mse", "mae") else _pair_loss(self.loss, w, m)
+        return self.loss if self.loss in ("mse", "mae") else pair_loss(self.loss, w, m)
 
     # ---- network --------------------------------------------------------------------------------------
     def _init(self, gen: Any, dims: dict[str, int], device: str) -> dict[str, Any]:
@@ -365,12 +303,13 @@ class LSTMPredictor(TorchEnsemble):
         idx, y = self.__dict__["_cache_fit"]
         lam = check_number("ridge", self.ridge, low=0.0, high=1e9)
         _, side = self._inputs(idx)
-        z = self._transform(y).forward(y)
-        X = np.column_stack([side, np.ones(len(idx))])
-        rows = member_rows(len(idx), self.n_members_, self.members, np.random.default_rng(self.seed))
-        pen = lam * np.eye(X.shape[1])
-        pen[-1, -1] = 0.0
-        w = np.stack([np.linalg.solve(X[r].T @ X[r] + pen, X[r].T @ z[r]) for r in rows])
+        z = self.target_.forward(
+            y
+        )  # the standardisation the members train in (kept by warm refits)
+        rows = member_rows(
+            len(idx), self.n_members_, self.members, np.random.default_rng(self.seed)
+        )
+        w = ridge_base(side, z, rows, lam)
         t = torch.from_numpy(w.astype(np.float32)).to(device)
         return {"R_w": t[:, :-1, None].contiguous(), "R_b": t[:, -1:, None].contiguous()}
 
