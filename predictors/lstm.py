@@ -65,73 +65,15 @@ from predictors.base import (
     rank_gauss,
     train_members,
 )
+from predictors.lstm_parts import Percent, pair_loss, ridge_base, token_sequence, token_vocabulary
 from surrogate.errors import NasscoutError
 
-SEQUENCES = ("pnas", "ops")
+SEQUENCES = ("pnas", "pairs", "ops")
+BASES = ("none", "ridge")
 CONDITIONS = ("head", "init", "both")
 LOSSES = ("mse", "mae", "mse+hinge", "mse+listmle")
+_Percent = Percent  # its name in model files written before it moved to predictors.lstm_parts
 MIN_SEARCH = 20  # fewer training cells: out-of-fold tau is too noisy to choose a training length by
-
-
-def token_vocabulary(space: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    """(positions, max choices) op-token ids, (positions,) input-token ids, and the vocabulary size.
-
-    Op tokens: one id per distinct choice name (shared across positions, as PNAS shares op embeddings).
-    Input tokens: after the op names, one id per source node for positions named 's->d', else per position.
-    """
-    names: dict[str, int] = {}
-    card = [len(c) for c in space.choices]
-    ops = np.zeros((len(card), max(card)), dtype=np.int64)
-    for p, choices in enumerate(space.choices):
-        for c, name in enumerate(choices):
-            ops[p, c] = names.setdefault(str(name), len(names))
-    sources = [str(pos).split("->")[0] for pos in space.positions]
-    if not all("->" in str(pos) for pos in space.positions):
-        sources = [f"position {p}" for p in range(len(card))]
-    src_ids: dict[str, int] = {}
-    inputs = np.array([len(names) + src_ids.setdefault(s, len(src_ids)) for s in sources])
-    return ops, inputs.astype(np.int64), len(names) + len(src_ids)
-
-
-def token_sequence(space: Any, idx: np.ndarray, sequence: str = "pnas") -> np.ndarray:
-    """(n, T) int64 tokens of the cells: op tokens, or (input, op) pairs per position in PNAS' order."""
-    ops, inputs, _ = token_vocabulary(space)
-    choice = space.encode(idx, "tokens").astype(np.int64)
-    tok = ops[np.arange(ops.shape[0])[None, :], choice]
-    if sequence == "ops":
-        return tok
-    return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2).reshape(len(tok), -1)
-
-
-class _Percent(TargetTransform):
-    """Accuracy / 100: the sigmoid output of PNAS predicts the accuracy itself."""
-
-    def __init__(self) -> None:
-        self.kind, self.mu, self.sd = "identity", 0.0, 100.0
-
-
-def _pair_loss(kind: str, weight: float, margin: float) -> Any:
-    """MSE (summed over members and batch) plus ``weight`` x a ranking loss per batch row."""
-    import torch
-
-    def loss(pred: Any, target: Any) -> Any:
-        mse = ((pred - target) ** 2).sum()
-        if weight == 0.0 or kind == "mse":
-            return mse
-        B = pred.shape[1]
-        if kind == "mse+hinge":  # every ordered pair the targets rank, hinged at ``margin``
-            better = (target[:, :, None] - target[:, None, :]) > 0
-            gap = pred[:, :, None] - pred[:, None, :]
-            hinge = torch.relu(margin - gap) * better
-            rank = hinge.sum(dim=(1, 2)) / better.sum(dim=(1, 2)).clamp(min=1)
-        else:  # ListMLE: -log Plackett-Luce likelihood of the true order, per row
-            order = torch.argsort(target, dim=1, descending=True)
-            p = torch.gather(pred, 1, order)
-            tail = torch.logcumsumexp(p.flip(1), dim=1).flip(1)
-            rank = (tail - p).sum(dim=1) / B
-        return mse + weight * B * rank.sum()
-
-    return loss
 
 
 class LSTMPredictor(TorchEnsemble):
@@ -148,7 +90,7 @@ class LSTMPredictor(TorchEnsemble):
         space: Any = None,
         cell_features: np.ndarray | None = None,
         structure: bool = True,
-        sequence: str = "pnas",
+        sequence: str = "pairs",
         reverse: bool = False,
         bidirectional: bool = False,
         canonical: bool = True,
@@ -161,6 +103,7 @@ class LSTMPredictor(TorchEnsemble):
         min_steps: int = 500,
         batch_size: int = 32,
         lr: float = 0.01,
+        schedule: str = "constant",
         l1: float = 1e-5,
         loss: str = "mse+listmle",
         rank_weight: float = 1.0,
@@ -168,6 +111,8 @@ class LSTMPredictor(TorchEnsemble):
         members: str = "kfold",
         target: str = "log-error",
         checkpoints: tuple[float, ...] = (1.0,),
+        base: str = "ridge",
+        ridge: float = 1.0,
         pretrain_epochs: int = 3,
         pretrain_cells: int = 2048,
         warm_start: bool = False,
@@ -191,6 +136,7 @@ class LSTMPredictor(TorchEnsemble):
         self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
+        self.schedule = schedule
         self.l1 = l1
         self.loss = loss
         self.rank_weight = rank_weight
@@ -198,6 +144,8 @@ class LSTMPredictor(TorchEnsemble):
         self.members = members
         self.target = target
         self.checkpoints = checkpoints
+        self.base = base
+        self.ridge = ridge
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_cells = pretrain_cells
         self.warm_start = warm_start
@@ -223,6 +171,8 @@ class LSTMPredictor(TorchEnsemble):
             )
         idx, y = self._check_xy(archs, y)
         warm = bool(self.warm_start) and getattr(self, "fitted_", False)
+        check_choice("base", self.base, BASES)
+        self.__dict__["_cache_fit"] = (idx, y)  # the cells the ridge base is fitted on
         if warm or len(fractions) == 1 or len(idx) < MIN_SEARCH:
             return super().fit(idx, y)
         self._common()
@@ -300,13 +250,13 @@ class LSTMPredictor(TorchEnsemble):
     def _transform(self, y: np.ndarray) -> TargetTransform:
         check_choice("target", self.target, ("percent", "identity", "log-error"))
         if self.target == "percent":
-            return _Percent()
+            return Percent()
         return TargetTransform(self.target, y)
 
     def _loss_fn(self) -> Any:
         w = check_number("rank_weight", self.rank_weight, low=0.0, high=1e6)
         m = check_number("margin", self.margin, low=0.0, high=1e6)
-        return self.loss if self.loss in ("mse", "mae") else _pair_loss(self.loss, w, m)
+        return self.loss if self.loss in ("mse", "mae") else pair_loss(self.loss, w, m)
 
     # ---- network --------------------------------------------------------------------------------------
     def _init(self, gen: Any, dims: dict[str, int], device: str) -> dict[str, Any]:
@@ -333,7 +283,35 @@ class LSTMPredictor(TorchEnsemble):
         params["b_out"] = init_uniform(gen, (m, 1, 1), 1.0 / np.sqrt(H), device)
         if int(self.pretrain_epochs) > 0:
             self._pretrain(params, gen, device)
+        if self.base == "ridge" and dims["side"]:
+            params.update(self._ridge(device))
         return params
+
+    def _warm_params(self, params: dict[str, Any], device: str) -> dict[str, Any]:
+        """A warm refit refits the ridge base on all cells now known (the LSTM continues from before)."""
+        if "R_w" in params:
+            params.update(self._ridge(device))
+        return params
+
+    def _ridge(self, device: str) -> dict[str, Any]:
+        """Per member, the ridge regression of the standardised target on the side features, fitted in closed
+        form on that member's rows: a fixed linear base the LSTM's output is added to (it learns the rest)."""
+        import torch
+
+        from predictors.base import member_rows
+
+        idx, y = self.__dict__["_cache_fit"]
+        lam = check_number("ridge", self.ridge, low=0.0, high=1e9)
+        _, side = self._inputs(idx)
+        z = self.target_.forward(
+            y
+        )  # the standardisation the members train in (kept by warm refits)
+        rows = member_rows(
+            len(idx), self.n_members_, self.members, np.random.default_rng(self.seed)
+        )
+        w = ridge_base(side, z, rows, lam)
+        t = torch.from_numpy(w.astype(np.float32)).to(device)
+        return {"R_w": t[:, :-1, None].contiguous(), "R_b": t[:, -1:, None].contiguous()}
 
     def _run(
         self, params: dict[str, Any], onehot: Any, d: str, backward: bool, h0: Any = None
@@ -361,6 +339,8 @@ class LSTMPredictor(TorchEnsemble):
         import torch
 
         onehot = torch.nn.functional.one_hot(tokens, params["emb"].shape[1]).float()
+        if onehot.dim() == 5:  # "pairs": one step reads both tokens of a position
+            onehot = onehot.sum(dim=3)
         h0 = None
         if side is not None and "W_init" in params and side.shape[-1]:
             h0 = torch.tanh(torch.baddbmm(params["b_init"], side, params["W_init"]))
@@ -375,7 +355,10 @@ class LSTMPredictor(TorchEnsemble):
         h = self._encode(params, tokens, side)
         if side.shape[-1] and self.condition != "init":
             h = torch.cat([h, side], dim=2)
-        out = torch.baddbmm(params["b_out"], h, params["W_out"]).squeeze(-1)
+        out = torch.baddbmm(params["b_out"], h, params["W_out"])
+        if "R_w" in params:
+            out = out + torch.baddbmm(params["R_b"], side, params["R_w"]).detach()
+        out = out.squeeze(-1)
         return torch.sigmoid(out) if self.target == "percent" else out
 
     def _pretrain(self, params: dict[str, Any], gen: Any, device: str) -> None:

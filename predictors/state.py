@@ -29,7 +29,8 @@ STATE_FILE = "state.json"
 HELPERS = (
     "predictors.base:TargetTransform",
     "predictors.gp:_Layout",
-    "predictors.lstm:_Percent",
+    "predictors.lstm:_Percent",  # files written before the class moved to lstm_parts
+    "predictors.lstm_parts:Percent",
     "sklearn.tree._classes:DecisionTreeRegressor",
 )
 

@@ -112,6 +112,7 @@ def train_members(
     weight_decay: float = 0.0,
     l1: float = 0.0,
     loss: str | Callable[[Any, Any], Any] = "mse",
+    schedule: str = "constant",
 ) -> None:
     """Train all members' parameters (leading dim = member) in place, each on its own rows and batches.
 
@@ -119,6 +120,7 @@ def train_members(
     batch, ...). Members never share data within a step, and Adam is elementwise, so this equals training
     the members one by one, only several times faster on small networks. ``loss`` is 'mse', 'mae' or a
     callable ``(pred, target) -> summed loss`` over (members, batch) tensors (e.g. a ranking loss).
+    ``schedule="cosine"`` anneals the learning rate from ``lr`` to 0 over the run (half a cosine).
     """
     import torch
 
@@ -141,6 +143,8 @@ def train_members(
     need = steps * batch
     # small data means few steps per epoch: ``min_steps`` keeps the number of updates sensible
     epochs = max(int(epochs), int(np.ceil(min_steps / steps)))
+    check_choice("schedule", schedule, ("constant", "cosine"))
+    total, done = epochs * steps, 0
     for _ in range(epochs):
         order = np.empty((n_members, need), dtype=np.int64)
         for m, r in enumerate(rows):
@@ -148,6 +152,10 @@ def train_members(
             order[m] = np.concatenate([r[rng.permutation(len(r))] for _ in range(reps)])[:need]
         order_t = torch.from_numpy(order.reshape(n_members, steps, batch)).to(target.device)
         for s in range(steps):
+            if schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1.0 + np.cos(np.pi * done / total))
+                done += 1
             idx = order_t[:, s]
             pred = forward(params, *(x[idx] for x in inputs))
             obj = (
@@ -249,6 +257,7 @@ class TorchEnsemble(SideFeatures, Predictor):
             gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
             if warm:
                 params = {k: torch.from_numpy(v.copy()).to(device) for k, v in self.params_.items()}
+                params = self._warm_params(params, device)
                 epochs = int(self.warm_epochs)
             else:
                 params = self._init(gen, self._dims(inputs), device)
@@ -270,6 +279,7 @@ class TorchEnsemble(SideFeatures, Predictor):
                 weight_decay=float(getattr(self, "weight_decay", 0.0)),
                 l1=float(getattr(self, "l1", 0.0)),
                 loss=self._loss_fn(),
+                schedule=str(getattr(self, "schedule", "constant")),
             )
             self.params_ = {k: v.detach().cpu().numpy() for k, v in params.items()}
             train_pred = predict_members(params, self._forward, tensors)
@@ -285,6 +295,10 @@ class TorchEnsemble(SideFeatures, Predictor):
         self.n_train_ = len(idx)
         self.fitted_ = True
         return self
+
+    def _warm_params(self, params: dict[str, Any], device: str) -> dict[str, Any]:
+        """The previous members' parameters a warm refit continues from (models may refresh fixed parts)."""
+        return params
 
     def _betas(self) -> tuple[float, float]:
         return (0.9, 0.999)

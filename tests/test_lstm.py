@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
+from predictors.base import member_rows
 from predictors.lstm import LSTMPredictor, token_sequence, token_vocabulary
+from predictors.lstm_parts import ridge_base
 from predictors.registry import make_predictor
 from surrogate.errors import NasscoutError
 from surrogate.space import SearchSpace
@@ -47,6 +49,37 @@ def test_nb201_tokens_follow_pnas_order():
     np.testing.assert_array_equal(seq[0::2], 5 + np.array(src))  # input token, then ...
     np.testing.assert_array_equal(seq[1::2], ops[np.arange(6), space.ops([cell])[0]])  # ... its op
     np.testing.assert_array_equal(token_sequence(space, np.array([cell]), "ops")[0], seq[1::2])
+    pairs = token_sequence(space, np.array([cell]), "pairs")[0]  # one step per edge: (input, op)
+    assert pairs.shape == (6, 2)
+    np.testing.assert_array_equal(pairs.reshape(-1), seq)
+
+
+def test_ridge_base_fits_each_member_on_its_own_rows_only():
+    rng = np.random.default_rng(0)
+    side = rng.normal(size=(40, 3))
+    z = side @ np.array([1.0, -2.0, 0.5]) + 3.0
+    rows = member_rows(40, 5, "kfold", np.random.default_rng(1))
+    w = ridge_base(side, z, rows, 1e-9)
+    np.testing.assert_allclose(w, np.tile([1.0, -2.0, 0.5, 3.0], (5, 1)), atol=1e-6)
+    out = np.setdiff1d(np.arange(40), rows[0])[0]  # a cell member 0 holds out
+    z2 = z.copy()
+    z2[out] += 100.0
+    w2 = ridge_base(side, z2, rows, 1.0)
+    np.testing.assert_array_equal(w2[0], ridge_base(side, z, rows, 1.0)[0])
+    assert not np.allclose(w2[1], ridge_base(side, z, rows, 1.0)[1])  # a member that saw it moves
+
+
+def test_warm_refit_refits_the_ridge_base_on_all_known_cells(nb201):
+    y = np.linspace(80.0, 90.0, 40)
+    model = LSTMPredictor(**FAST, pretrain_epochs=0, warm_start=True, warm_epochs=1)
+    cells = np.arange(40) * 7
+    first = model.fit(cells[:30], y[:30]).params_["R_w"].copy()
+    again = model.fit(cells, y).params_["R_w"][:, :, 0]
+    rows = member_rows(40, 5, "kfold", np.random.default_rng(model.seed))
+    side = model._inputs(cells)[1]
+    want = ridge_base(side, model.target_.forward(y), rows, 1.0)  # the first fit's standardisation
+    assert not np.allclose(first[:, :, 0], again)
+    np.testing.assert_allclose(again, want[:, :-1], rtol=1e-4, atol=1e-5)
 
 
 def test_runs_on_another_space_with_its_own_features():
@@ -76,6 +109,9 @@ def test_bad_options_are_refused(nb201):
         ({"sequence": "tree"}, "sequence="),
         ({"loss": "rank"}, "loss="),
         ({"condition": "tail"}, "condition="),
+        ({"base": "linear"}, "base="),
+        ({"ridge": -1.0}, "ridge="),
+        ({"schedule": "step"}, "schedule="),
     ):
         with pytest.raises(NasscoutError, match=match):
             LSTMPredictor(**{**FAST, **bad}).fit(np.arange(30), y)
