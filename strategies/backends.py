@@ -36,12 +36,22 @@ BACKENDS = ("simulated", "local", "dask")
 
 
 class Job(NamedTuple):
-    """One submitted trial: ``k`` is the run's trial number (the order of asking)."""
+    """One submitted trial: ``k`` is the run's trial number (the order of asking); ``overhead_s`` is work
+    the strategy did for it besides training (e.g. scoring candidates with proxies), added to its cost."""
 
     k: int
     trial: Any
     index: int
     fidelity: int
+    overhead_s: float = 0.0
+
+
+def charged(job: Job, outcome: Outcome) -> Outcome:
+    """``outcome`` with the job's overhead added to its cost (a fresh evaluation, never a replayed one,
+    whose journaled cost already holds it)."""
+    if not job.overhead_s:
+        return outcome
+    return outcome._replace(cost_s=outcome.cost_s + job.overhead_s)
 
 
 class Backend(ABC):
@@ -104,6 +114,7 @@ class SimulatedBackend(Backend):
             outcome = self._evaluate(job.index, job.fidelity, job.k)
             if self.pruner is not None:
                 outcome = self.pruner.apply(job.index, job.fidelity, job.k, outcome)
+            outcome = charged(job, outcome)
         cost = outcome.cost_s
         if not cost >= 0:
             raise NasscoutError(
@@ -187,7 +198,7 @@ class _ExecutorBackend(Backend, ABC):
                 "finished evaluation is in the journal and finished trainings are in their run store: "
                 "rerun the same command with --resume"
             ) from None
-        return job, Outcome(*values), self.now()
+        return job, charged(job, Outcome(*values)), self.now()
 
     @property
     def pending(self) -> int:

@@ -23,7 +23,13 @@ from surrogate.space import SearchSpace
 
 @dataclass(frozen=True)
 class Trial:
-    """One proposal: ``index`` is a cell index of the space; ``fidelity`` the epochs to train (None = the most)."""
+    """One proposal: ``index`` is a cell index of the space; ``fidelity`` the epochs to train (None = the most).
+
+    ``info["overhead_s"]`` (seconds >= 0, optional) charges work the strategy did before asking this trial
+    besides training (scoring candidates with zero-cost proxies, fitting a predictor): the runner adds it to
+    the trial's ``cost_s`` and, on the simulated clock, to the time the trial occupies its worker, so it is
+    journaled with the row and a resumed run replays it exactly.
+    """
 
     trial_id: int
     index: int
@@ -62,6 +68,9 @@ class SearchContext:
     # "schedules": each fidelity is its own training (NB201's 12 and 200 epochs); "epochs": the fidelities
     # are epochs of one schedule (surrogate.epochs.EpochFidelities), so a lower rung starts the final curve
     fidelity_kind: str = "schedules"
+    # how the runner opens the benchmark (``surrogate.registry.load_benchmark``: a name, a file, ``train:...``);
+    # a strategy may read free per-cell tables through it (zero-cost proxies, another dataset's results)
+    benchmark: str | None = None
 
 
 class Strategy(ABC):

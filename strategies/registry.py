@@ -37,6 +37,7 @@ STRATEGIES: dict[str, str] = {
     "bo-xgb": "strategies.bayesopt:BayesOptXGB",
     "bananas": "strategies.bananas:Bananas",
     "pnas": "strategies.pnas:PNAS",
+    "lowcost": "strategies.lowcost:LowCost",
 }
 # classes handed to the Python API as objects (e.g. defined in a notebook), by "module:qualname"
 _SESSION: dict[str, type] = {}

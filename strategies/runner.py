@@ -258,6 +258,7 @@ class Runner:
             dataset=self.dataset,
             metrics=self.metrics,
             fidelity_kind=getattr(self.benchmark, "fidelity_kind", "schedules"),
+            benchmark=self.spec,
         )
 
     def make_strategy(self, strategy: str | type | Strategy, **options: Any) -> Strategy:
@@ -304,6 +305,20 @@ class Runner:
                 f"{', '.join(map(str, self.fidelities))} epochs (or None for the most)"
             )
         return int(index), int(fid)
+
+    @staticmethod
+    def _overhead(trial: Trial, name: str) -> float:
+        """The trial's ``info["overhead_s"]``: seconds of non-training work to charge (0 when absent)."""
+        value = trial.info.get("overhead_s", 0.0) if isinstance(trial.info, dict) else 0.0
+        ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, bool
+        )
+        if not ok or not 0 <= float(value) < math.inf:
+            raise NasscoutError(
+                f"strategy {name!r} attached overhead_s={value!r} to trial {trial.trial_id}; accepted: "
+                "a finite number of seconds >= 0"
+            )
+        return float(value)
 
     def _curve_reader(self, strat: Strategy) -> Callable[[Row], tuple[float, ...] | None]:
         """For a strategy that reads curves, on epochs of one schedule: the curve each row observed (the same
@@ -389,7 +404,8 @@ class Runner:
                         f"{old.fidelity} epochs; the strategy's code or options changed since the run "
                         "started. Start a new run with another --out"
                     )
-                submit(Job(asked, trial, index, fid), old.outcome if exact and old else None)
+                job = Job(asked, trial, index, fid, self._overhead(trial, name))
+                submit(job, old.outcome if exact and old else None)
                 asked += 1
                 free -= 1
             if not backend.pending:

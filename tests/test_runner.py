@@ -415,5 +415,6 @@ def test_context_reaches_the_strategy(nb201):
         n_workers=4,
         dataset="ImageNet16-120",
         metrics=("cost_s", "params_m", "flops_m", "latency_s", "train_time_s"),
+        benchmark="nb201",
     )
     assert isinstance(strat.ask(), Trial) and strat.seed == 2
