@@ -108,6 +108,22 @@ def test_resume_mid_search_is_bit_identical(splits, cls, opts, epochs, cut):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize(("cls", "opts"), [(CARS, CARS_OPTS), (DARTS, {})], ids=["cars", "darts"])
+def test_resume_also_when_the_shared_weights_are_loaded_before_the_method_is_built(
+    splits, cls, opts
+):
+    _, rows_full, out_full = _search(cls, splits, seed=4, epochs=3, **opts)
+    first = _make(cls, splits, 4, 3, **opts)
+    rows = [first.run_epoch(e, 3) for e in range(2)]
+    sw_state, m_state = _roundtrip(first.sw.state_dict()), _roundtrip(first.state_dict())
+    sw = SharedWeights("fashion-mnist", SMALL, seed=4, epochs=3, splits=splits)
+    sw.load_state_dict(sw_state)  # DARTS's halves come with the state
+    resumed = cls(sw, seed=4, **opts)
+    resumed.load_state_dict(m_state)
+    rows.append(resumed.run_epoch(2, 3))
+    assert _same(rows, rows_full) and _same(resumed.result().__dict__, out_full.__dict__)
+
+
 def test_cars_front_is_non_dominated_and_comes_from_the_population(splits):
     m, rows, out = _search(CARS, splits, seed=1, epochs=3, pop_size=6, warmup_epochs=1)
     pop = out.extra["population"]
@@ -186,13 +202,24 @@ def test_use_training_rows_is_checked(splits):
         with pytest.raises(NasscoutError, match="training rows"):
             sw.use_training_rows(bad)
     sw.use_training_rows(range(100))
+    assert sw.steps_per_epoch == math.ceil(100 / SMALL.batch_size)
     xb, _ = sw.next_batch()
     sw.train_step(xb, _, 0)
+    sw.use_training_rows(range(100))  # the same rows again: nothing to do
     with pytest.raises(NasscoutError, match="before the first step"):
         sw.use_training_rows(range(10))
     other = SharedWeights("fashion-mnist", SMALL, seed=0, epochs=1, splits=splits)
+    other.use_training_rows(range(50))
     with pytest.raises(NasscoutError, match="training images"):
         other.load_state_dict(sw.state_dict())
+    fresh = SharedWeights("fashion-mnist", SMALL, seed=0, epochs=1, splits=splits)
+    fresh.load_state_dict(sw.state_dict())  # adopts the rows of the state
+    assert fresh.steps_per_epoch == sw.steps_per_epoch and torch.equal(
+        fresh.next_batch()[0], sw.next_batch()[0]
+    )
+    plain = SharedWeights("fashion-mnist", SMALL, seed=0, epochs=1, splits=splits)
+    with pytest.raises(NasscoutError, match="training images"):
+        other.load_state_dict(plain.state_dict())
 
 
 @pytest.mark.parametrize(

@@ -241,10 +241,13 @@ class SharedWeights:
         """Draw the shared weights' batches from these training images only (DARTS keeps the others for its
         architecture step); an epoch becomes one pass over them and the cosine schedule is rescaled to match.
 
-        Only before the first step; the rows are part of the state, so a resumed run must set the same ones.
+        Only before the first step, or again with the same rows (a resumed run whose state set them); the rows
+        are part of the state, and loading a state adopts its rows.
         """
         rows = torch.as_tensor(np.asarray(rows), dtype=torch.long).flatten()
         n = len(self.splits.train_x)
+        if self._rows is not None and torch.equal(rows, self._rows):
+            return
         if self.step:
             raise NasscoutError(
                 f"use_training_rows after {self.step} steps; accepted: only before the first step"
@@ -413,6 +416,9 @@ class SharedWeights:
                     f"{want!r})"
                 )
         rows = state.get("train_rows", torch.empty(0, dtype=torch.long))
+        if len(rows) and self._rows is None:  # the state restricts the batches: adopt its rows
+            self._rows = rows.clone()
+            self._make_schedule(len(rows))
         mine = self._rows if self._rows is not None else torch.empty(0, dtype=torch.long)
         if not torch.equal(rows, mine):
             raise NasscoutError(
