@@ -10,9 +10,7 @@ Confidence intervals are Student-t 95% half-widths over seeds.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +32,9 @@ class SeedCurve:
     found_best: np.ndarray  # incumbent is the benchmark's best cell
     true_acc: np.ndarray  # of every evaluated cell (for Pareto fronts)
     params_m: np.ndarray
+    cost_s: (
+        np.ndarray
+    )  # training seconds charged so far (cumulative, every worker's), per evaluation
 
 
 def seed_curves(df: Any, meta: dict[str, Any]) -> dict[str, list[SeedCurve]]:
@@ -61,6 +62,7 @@ def seed_curves(df: Any, meta: dict[str, Any]) -> dict[str, list[SeedCurve]]:
             found_best=ok & (index[safe] == best_index),
             true_acc=true,
             params_m=g["params_m"].to_numpy(float),
+            cost_s=np.cumsum(np.nan_to_num(g["cost_s"].to_numpy(float))),
         )
         out.setdefault(str(strategy), []).append(curve)
     return {s: out[s] for s in order if s in out}
@@ -92,6 +94,31 @@ def _at(curves: list[SeedCurve], attr: str, n: int | None) -> list[float]:
     return vals
 
 
+COST_REGRETS = (
+    0.3,
+    0.1,
+)  # regret levels of ``median_cost_s_to_regret_<r>`` (the low-cost search's goals)
+
+
+def cost_to_regret(curve: SeedCurve, level: float) -> float:
+    """Training seconds charged until the incumbent's regret is at or below ``level`` (inf if never)."""
+    hit = np.flatnonzero(curve.regret <= level + 1e-9)
+    return float(curve.cost_s[hit[0]]) if len(hit) else math.inf
+
+
+def median_cost_to_regret(curves: list[SeedCurve], level: float) -> float:
+    """Lower median over seeds of ``cost_to_regret``; NaN (null in JSON) when fewer than half get there.
+
+    The lower median of the sorted costs (never-reached = inf) is finite exactly when at least half of the
+    seeds reach ``level``, and it is a cost one of the seeds actually paid.
+    """
+    costs = sorted(cost_to_regret(c, level) for c in curves)
+    if not costs:
+        return math.nan
+    med = costs[(len(costs) - 1) // 2]
+    return med if math.isfinite(med) else math.nan
+
+
 def summarize(
     df: Any, meta: dict[str, Any], strategies: list[str] | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -117,6 +144,9 @@ def summarize(
         s["frac_seeds_reaching_optimum"] = float(np.mean(np.isfinite(first))) if first else math.nan
         s["queries_mean"] = float(np.mean([len(c.regret) for c in cs])) if cs else math.nan
         s["sim_time_mean_final_s"] = mean_ci(_at(cs, "sim_time", None))[0]
+        s["cost_s_mean_final"] = mean_ci(_at(cs, "cost_s", None))[0]
+        for level in COST_REGRETS:
+            s[f"median_cost_s_to_regret_{level}"] = median_cost_to_regret(cs, level)
         if strategy in objectives:
             s.update(_pareto(cs, meta))
         summary[strategy] = s
@@ -227,9 +257,22 @@ def format_table(
         "optimum found: share of seeds whose incumbent became the best cell; q~ = median queries to get "
         "there (shown when at least half the seeds do)"
     )
+    lines += [
+        "",
+        "training cost: simulated training seconds charged until the incumbent's regret is <= 0.3 / <= 0.1 "
+        "(median over seeds; - when fewer than half get there), and in all (mean)",
+    ]
+    for name, s in summary.items():
+        reach = [s.get(f"median_cost_s_to_regret_{r}", math.nan) for r in COST_REGRETS]
+        text = "  ".join(
+            f"<= {r:g}: {f'{v:,.0f} s' if math.isfinite(v) else '-':>12}"
+            for r, v in zip(COST_REGRETS, reach)
+        )
+        total = s.get("cost_s_mean_final", math.nan)
+        lines.append(f"{name:<{width}}  {text}  total {total:,.0f} s")
     if b.get("kind") == "oneshot":  # what the search cost on the supernet
         one = b.get("oneshot") or {}
-        costs = ", ".join(f"{k} {s['sim_time_mean_final_s']:,.1f} s" for k, s in summary.items())
+        costs = ", ".join(f"{k} {s['cost_s_mean_final']:,.1f} s" for k, s in summary.items())
         lines.append(
             f"cost: scoring each queried cell with inherited weights, mean seconds per search: {costs}; "
             f"plus the supernet's training, once: {one.get('train_seconds') or 0:,.0f} s "
@@ -247,6 +290,7 @@ def format_table(
             vals.append(_pm(s["test_acc_mean_final"], s["test_acc_ci95_final"]))
             lines.append(f"{name:<{width}}  " + "  ".join(f"{v:>13}" for v in vals))
     else:
+        lines.append("")
         lines.append(f"test accuracy: not recorded by {b['name']} for {cfg['dataset']}")
     mo = {k: s for k, s in summary.items() if "hypervolume_mean" in s}
     if mo:
@@ -287,129 +331,3 @@ def _seeds(s: dict[str, Any]) -> str:
     used = s.get("n_seeds_in_statistics", s["n_seeds"])
     text = str(used) if used == s["n_seeds"] else f"{used}/{s['n_seeds']}"
     return text + ("*" if s.get("statistics_over", "").startswith("all") else "")
-
-
-# ---- plots --------------------------------------------------------------------------------------------------
-def _band(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from scipy.stats import t
-
-    n = matrix.shape[0]
-    mean = matrix.mean(axis=0)
-    if n < 2:
-        return mean, mean, mean
-    half = t.ppf(0.975, n - 1) * matrix.std(axis=0, ddof=1) / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
-def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
-
-
-def plot_regret(df: Any, meta: dict[str, Any], directory: str | os.PathLike) -> list[Path]:
-    """``regret_vs_queries.png`` and ``regret_vs_time.png``: mean and 95% CI band over seeds, log regret.
-
-    A curve starts where every seed has an incumbent and ends where the shortest seed ends (queries) or
-    at the last evaluation of any seed (time; a finished search keeps its final incumbent).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    directory = Path(directory)
-    curves = seed_curves(df, meta)
-    cfg, b = meta["config"], meta["benchmark"]
-    n_seeds = max((len(cs) for cs in curves.values()), default=0)
-    title = f"{b['name']} {cfg['dataset']}: regret of the incumbent, mean and 95% CI over {n_seeds} seeds"
-    ylabel = f"validation regret (pp, log scale; 0 drawn at {LOG_FLOOR:g})"
-    colors = list(plt.get_cmap("tab10").colors) + ["#000000", "#b8860b", "#00a0a0", "#7b68ee"]
-    alpha = 0.15 if len(curves) <= 4 else 0.07
-
-    def style(i: int) -> dict[str, Any]:
-        return {"color": colors[i % len(colors)], "ls": "-" if i < 10 else "--", "lw": 1.8}
-
-    def finish(ax: Any, xlabel: str) -> None:
-        ax.set_yscale("log")
-        ax.set_ylim(bottom=LOG_FLOOR / 1.5)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, which="major", alpha=0.4)
-        ax.grid(True, which="minor", alpha=0.12)
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-
-    paths = []
-
-    # regret vs queries
-    fig, ax = plt.subplots(figsize=(9.5, 5))
-    for i, (name, cs) in enumerate(curves.items()):
-        n = min(len(c.regret) for c in cs)
-        m = np.array([c.regret[:n] for c in cs])
-        start = (
-            int(np.argmax(~np.isnan(m).any(axis=0)))
-            if n and (~np.isnan(m).any(axis=0)).any()
-            else n
-        )
-        if start >= n:
-            continue
-        x = np.arange(start + 1, n + 1)
-        mean, lo, hi = _band(m[:, start:])
-        st = style(i)
-        ax.plot(x, np.maximum(mean, LOG_FLOOR), label=name, **st)
-        ax.fill_between(
-            x,
-            np.maximum(lo, LOG_FLOOR),
-            np.maximum(hi, LOG_FLOOR),
-            color=st["color"],
-            alpha=alpha,
-            lw=0,
-        )
-    finish(ax, "queries (evaluations, any fidelity)")
-    p = directory / "regret_vs_queries.png"
-    _save(fig, p)
-    plt.close(fig)
-    paths.append(p)
-
-    # regret vs simulated time
-    fig, ax = plt.subplots(figsize=(9.5, 5))
-    starts = [
-        c.sim_time[np.argmax(~np.isnan(c.regret))]
-        for cs in curves.values()
-        for c in cs
-        if (~np.isnan(c.regret)).any()
-    ]
-    ends = [c.sim_time[-1] for cs in curves.values() for c in cs if len(c.sim_time)]
-    if starts and ends and max(ends) > 0:
-        grid = np.geomspace(max(min(starts), 1e-9), max(ends), 300)
-        for i, (name, cs) in enumerate(curves.items()):
-            rows = []
-            for c in cs:
-                at = np.searchsorted(c.sim_time, grid, side="right") - 1
-                rows.append(np.where(at >= 0, c.regret[np.maximum(at, 0)], np.nan))
-            m = np.array(rows)
-            ok = ~np.isnan(m).any(axis=0)
-            if not ok.any():
-                continue
-            mean, lo, hi = _band(m[:, ok])
-            st = style(i)
-            ax.plot(grid[ok], np.maximum(mean, LOG_FLOOR), label=name, **st)
-            ax.fill_between(
-                grid[ok],
-                np.maximum(lo, LOG_FLOOR),
-                np.maximum(hi, LOG_FLOOR),
-                color=st["color"],
-                alpha=alpha,
-                lw=0,
-            )
-    ax.set_xscale("log")
-    finish(
-        ax,
-        f"simulated time (s, log; {cfg['n_workers']} worker(s), training time from the benchmark)",
-    )
-    p = directory / "regret_vs_time.png"
-    _save(fig, p)
-    plt.close(fig)
-    paths.append(p)
-    return paths

@@ -21,7 +21,8 @@ def report(directory: Path, as_json: bool, no_plots: bool) -> None:
     writes regret_vs_queries.png and regret_vs_time.png next to it.
     """
     from strategies.completeness import notes, restrict, run_status
-    from strategies.report import format_table, plot_regret, summarize
+    from strategies.report import format_table, summarize
+    from strategies.report_plots import plot_regret
     from strategies.results import load_run, nan_to_none
 
     if directory.exists() and not directory.is_dir():
