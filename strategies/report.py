@@ -272,7 +272,7 @@ def format_table(
         lines.append(f"{name:<{width}}  {text}  total {total:,.0f} s")
     if b.get("kind") == "oneshot":  # what the search cost on the supernet
         one = b.get("oneshot") or {}
-        costs = ", ".join(f"{k} {s['sim_time_mean_final_s']:,.1f} s" for k, s in summary.items())
+        costs = ", ".join(f"{k} {s['cost_s_mean_final']:,.1f} s" for k, s in summary.items())
         lines.append(
             f"cost: scoring each queried cell with inherited weights, mean seconds per search: {costs}; "
             f"plus the supernet's training, once: {one.get('train_seconds') or 0:,.0f} s "
