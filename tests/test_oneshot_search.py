@@ -279,6 +279,7 @@ def test_resume_of_a_folder_without_a_search(capsys, tmp_path):
         (["--option", "nosuch=1"], "nosuch"),
         (["--option", "top_k=0"], "top_k=0"),
         (["--dataset", "mnist"], "mnist"),
+        (["--option", "candidates=[15625]"], "15625"),
     ],
 )
 def test_preset_option_and_dataset_problems(capsys, tmp_path, extra, expect):
