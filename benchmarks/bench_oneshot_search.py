@@ -142,19 +142,33 @@ def main() -> None:
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
+    searches = list(rows)
+    extra = [float(b) for b in args.table_budgets.split(",") if b.strip()]
     for strategy in ("rea", "bo-gp"):
-        for seed in seeds:
-            # the searches' CPU seconds (their wall seconds are stretched by other jobs on this machine)
-            budget = float(
-                np.mean(
-                    [r["cpu_seconds"] or r["search_seconds"] for r in rows if r["seed"] == seed]
+        for label, fixed in [("", None)] + [(f"@{b:.0f}s", b) for b in extra]:
+            for seed in seeds:
+                # the searches' CPU seconds (their wall seconds are stretched by other jobs here)
+                budget = fixed or float(
+                    np.mean(
+                        [
+                            r["cpu_seconds"] or r["search_seconds"]
+                            for r in searches
+                            if r["seed"] == seed
+                        ]
+                    )
                 )
-            )
-            t = table_search(strategy, seed, budget)
-            rows.append(
-                {"method": strategy, "seed": seed, **t, "search_seconds": budget, "n_cells": None}
-            )
-            print(json.dumps(rows[-1]), flush=True)
+                t = table_search(strategy, seed, budget)
+                rows.append(
+                    {
+                        "method": strategy + label,
+                        "seed": seed,
+                        **t,
+                        "search_seconds": budget,
+                        "cpu_seconds": None,
+                        "n_cells": None,
+                    }
+                )
+                print(json.dumps(rows[-1]), flush=True)
     summary = {}
     for m in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == m]
