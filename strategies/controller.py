@@ -15,11 +15,27 @@ over the batch, one Adam step. Callers keep their own baseline (ENAS and NAS bot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import copy
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 from torch import nn
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run tiny tensor ops on one thread: on a busy machine a multi-threaded pool spin-waits for cores and a
+    6-step LSTM on a handful of cells becomes seconds instead of milliseconds."""
+    n = torch.get_num_threads()
+    if n != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if n != 1:
+            torch.set_num_threads(n)
 
 
 class LSTMController(nn.Module):
@@ -91,42 +107,49 @@ class LSTMController(nn.Module):
     @torch.no_grad()
     def sample(self, n: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n`` cells as choice vectors (n, positions), with their log-probabilities and entropies."""
-        return self._run(int(n), None)
+        with one_thread():
+            return self._run(int(n), None)
 
     def log_prob(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(log p, entropy) of given choice vectors under the current policy."""
-        _, logp, ent = self._run(len(actions), actions.long())
+        with one_thread():
+            _, logp, ent = self._run(len(actions), actions.long())
         return logp, ent
 
     @torch.no_grad()
     def argmax(self) -> list[int]:
         """The greedy cell: the most likely choice at each step (feeding it back)."""
         x, state, out_ops = self.start, None, []
-        for p in range(len(self.card)):
-            out, state = self.lstm(x, state)
-            a = int(self._logits(out[0], p).argmax(1))
-            out_ops.append(a)
-            x = self.embed(torch.tensor([a + self.offsets[p]]))[None]
+        with one_thread():
+            for p in range(len(self.card)):
+                out, state = self.lstm(x, state)
+                a = int(self._logits(out[0], p).argmax(1))
+                out_ops.append(a)
+                x = self.embed(torch.tensor([a + self.offsets[p]]))[None]
         return out_ops
 
     def reinforce(
         self, actions: torch.Tensor, advantages: torch.Tensor, entropy_weight: float = 0.0
     ) -> dict[str, float]:
         """One Adam step on ``-(advantage * log p) - entropy_weight * entropy`` averaged over the batch."""
-        logp, ent = self.log_prob(actions)
-        loss = -(advantages.detach() * logp).mean() - entropy_weight * ent.mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        with one_thread():
+            logp, ent = self.log_prob(actions)
+            loss = -(advantages.detach() * logp).mean() - entropy_weight * ent.mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
         return {"loss": float(loss.detach()), "entropy": float(ent.detach().mean())}
 
     # -- checkpointing: tensors and plain data only ---------------------------------------------------------
     def full_state(self) -> dict[str, Any]:
-        return {
-            "model": self.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "gen": self.gen.get_state(),
-        }
+        """A copy (not live views) of the weights, Adam's moments and the sampling generator."""
+        return copy.deepcopy(
+            {
+                "model": self.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "gen": self.gen.get_state(),
+            }
+        )
 
     def load_full_state(self, state: dict[str, Any]) -> None:
         self.load_state_dict(state["model"])

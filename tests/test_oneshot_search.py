@@ -50,7 +50,7 @@ def _search_args(method: str, out: Path, budget: int = 2, seed: int = 0) -> list
 def _rows_without_time(out: Path) -> list[list[str]]:
     lines = (out / "curve.csv").read_text().splitlines()
     head = lines[0].split(",")
-    keep = [i for i, k in enumerate(head) if k not in ("seconds", "cum_seconds")]
+    keep = [i for i, k in enumerate(head) if "seconds" not in k]
     return [[line.split(",")[i] for i in keep] for line in lines]
 
 
@@ -117,6 +117,7 @@ def test_search_writes_its_files_and_a_chosen_cell(reference, method):
     assert 0 <= best["cell"] < 15625 and best["arch"].startswith("|")
     assert 0 <= best["inherited_valid_acc"] <= 100
     assert res["train_seconds"] == pytest.approx(cum[-1])
+    assert 0 < res["train_cpu_seconds"] <= 2 * res["train_seconds"]  # one torch thread
     assert res["supernet_steps"] == 3 * 4  # 256 images / batch 64 per epoch
     finalists = res["extra"]["finalist_scores"]
     assert (
@@ -166,6 +167,34 @@ def test_kill_9_mid_search_then_resume_is_bit_identical(reference, tmp_path, cap
     assert len(res["resumed_at"]) == 1 and 1 <= res["resumed_at"][0] < 3
     assert _rows_without_time(out) == _rows_without_time(reference["enas"])
     assert _chosen(out) == _chosen(reference["enas"])
+
+
+@pytest.mark.parametrize(
+    "method, options, screened",
+    [
+        ("rsws", {"n_sample": 8, "top_k": 2, "probe_cells": 0}, 8),
+        ("enas", {"final_samples": 5, "top_k": 2, "controller_steps": 1}, 5),
+    ],
+)
+def test_cells_table_picks_among_our_full_run_cells(tmp_path, method, options, screened):
+    from strategies.oneshot.driver import table_cells
+
+    config = SearchConfig(
+        method, "fashion-mnist", get_preset("cpu-mini", TINY), 1, 0, options, cells="table"
+    )
+    res = run_search(tmp_path / "t", config, real=False)
+    cells = set(table_cells("fashion-mnist"))
+    assert len(cells) >= 200 and res["cells"] == "table"
+    assert res["chosen"][0]["cell"] in cells and set(res["extra"]["finalists"]) <= cells
+    assert res["extra"]["screened"] == screened
+
+
+def test_cells_table_needs_our_fashion_mnist_data(capsys, tmp_path):
+    line = _one_line_error(
+        capsys, "oneshot", "search", "--method", "rsws", "--dataset", "cifar10", "--cells", "table",
+        "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert "fashion-mnist only" in line and "--cells all" in line
 
 
 # ---- real accuracy --------------------------------------------------------------------------------------------
@@ -250,6 +279,7 @@ def test_resume_of_a_folder_without_a_search(capsys, tmp_path):
         (["--option", "nosuch=1"], "nosuch"),
         (["--option", "top_k=0"], "top_k=0"),
         (["--dataset", "mnist"], "mnist"),
+        (["--option", "candidates=[15625]"], "15625"),
     ],
 )
 def test_preset_option_and_dataset_problems(capsys, tmp_path, extra, expect):

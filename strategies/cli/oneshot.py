@@ -46,6 +46,13 @@ def _options(cls: type, method: str, pairs: tuple[str, ...]) -> dict:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Search seed.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--cells",
+    type=click.Choice(["all", "table"]),
+    default="all",
+    show_default=True,
+    help="Pick the final cell among all of NB201, or among our full-run cells (fashion-mnist).",
+)
 @click.option("--resume", is_flag=True, help="Continue the (killed) search in --out.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a preset option.")
 @click.option("--option", "opts", multiple=True, metavar="KEY=VALUE", help="A method option.")
@@ -65,6 +72,7 @@ def search(
     budget_epochs: int,
     seed: int,
     out: str,
+    cells: str,
     resume: bool,
     sets: tuple[str, ...],
     opts: tuple[str, ...],
@@ -98,6 +106,7 @@ def search(
         options=_options(cls, method, opts),
         device=device,
         threads=threads,
+        cells=cells,
     )
     bars: list = []  # created at the first epoch, so that a refused search prints only its error line
 

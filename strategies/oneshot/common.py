@@ -35,6 +35,17 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> int:
     return int(value)
 
 
+def _candidates(cells: Any) -> list[int] | None:
+    """Checked candidate cells for the final pick (None: the whole space)."""
+    if cells is None:
+        return None
+    if not isinstance(cells, (list, tuple)) or not cells:
+        raise NasscoutError(
+            f"candidates={cells!r} is invalid; accepted: a non-empty list of NB201 cells"
+        )
+    return sorted({int(SPACE.index(c)) for c in cells})
+
+
 def select(
     sw: SharedWeights,
     cells: Sequence[int],

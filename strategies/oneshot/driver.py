@@ -3,7 +3,7 @@
 The out folder holds ``meta.json`` (the configuration; a resume must match it), ``checkpoint.pt`` (shared
 weights, the method's own state and the curve so far; tensors and plain data, loaded with
 ``weights_only=True``, replaced atomically after every epoch), ``curve.csv`` (one row per epoch with the
-measured seconds and their running total), ``result.json`` and ``curve.png``. A resumed search replays nothing:
+measured wall and CPU seconds and their running totals), ``result.json`` and ``curve.png``. A resumed search replays nothing:
 it restores both states and continues at the next epoch, so its curve and result equal an uninterrupted run's
 bit for bit (only the measured seconds differ).
 
@@ -49,6 +49,7 @@ class SearchConfig:
     options: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     threads: int = 1
+    cells: str = "all"  # the final pick among: all (the whole space) or table (our full-run cells)
 
     def plain(self) -> dict[str, Any]:
         d = asdict(self)
@@ -162,6 +163,18 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def table_cells(dataset: str, table: Path = FMNIST_TABLE) -> list[int]:
+    """The cells of our full-run table (the candidates of ``--cells table``)."""
+    from surrogate.tabular import TabularBenchmark
+
+    if dataset != "fashion-mnist":
+        raise NasscoutError(
+            f"--cells table needs our full-run data, which is on fashion-mnist only, not {dataset!r}; "
+            "accepted: --cells all"
+        )
+    return [int(c) for c in TabularBenchmark.open(table).cells_for(dataset)]
+
+
 def real_accuracy(
     cell: int, config: SearchConfig, out: Path, *, table: Path = FMNIST_TABLE
 ) -> dict[str, Any]:
@@ -231,6 +244,11 @@ def run_search(
     cls = method_class(config.method)
     if canonical_dataset(config.dataset) != config.dataset:
         config = SearchConfig(**{**config.__dict__, "dataset": canonical_dataset(config.dataset)})
+    options = dict(config.options)
+    if config.cells == "table":
+        options["candidates"] = table_cells(config.dataset)
+    elif config.cells != "all":
+        raise NasscoutError(f"--cells {config.cells!r} is unknown; accepted: all, table")
     has_ckpt = _check_out(out, config, resume)
     sw = SharedWeights(
         config.dataset,
@@ -241,7 +259,7 @@ def run_search(
         threads=config.threads,
         splits=splits,
     )
-    method = cls(sw, seed=config.seed, **config.options)
+    method = cls(sw, seed=config.seed, **options)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "meta.json").exists():
         meta = {
@@ -267,13 +285,23 @@ def run_search(
             for r in rows:
                 on_epoch(r, True)
     elapsed = rows[-1]["cum_seconds"] if rows else 0.0
+    cpu = rows[-1]["cum_cpu_seconds"] if rows else 0.0
     for epoch in range(len(rows), E):
         lr = float(sw.opt.param_groups[0]["lr"])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         row = method.run_epoch(epoch, E)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         elapsed += dt
-        row = {"epoch": epoch + 1, "lr": lr, **row, "seconds": dt, "cum_seconds": elapsed}
+        cpu += dc
+        row = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            **row,
+            "seconds": dt,
+            "cum_seconds": elapsed,
+            "cpu_seconds": dc,  # this process's CPU time: what a machine shared with other jobs does not stretch
+            "cum_cpu_seconds": cpu,
+        }
         rows.append(row)
         plain = json.loads(json.dumps(config.plain()))
         _save_checkpoint(
@@ -298,11 +326,13 @@ def run_search(
         "preset": config.preset.name,
         "budget_epochs": E,
         "seed": config.seed,
+        "cells": config.cells,
         "chosen": [
             {"cell": int(c), "arch": space.format(int(c)), "inherited_valid_acc": float(s)}
             for c, s in zip(outcome.chosen, outcome.scores)
         ],
         "train_seconds": float(elapsed),
+        "train_cpu_seconds": float(cpu),
         "supernet_steps": int(sw.step),
         "resumed_at": resumed_at,
         "extra": outcome.extra,

@@ -12,6 +12,8 @@ Each budget epoch alternates ENAS's two phases:
 At the end ``final_samples`` cells are drawn from the controller, screened with the shared weights on
 ``screen_images`` validation images and the ``top_k`` best re-scored on the whole validation split; the best
 is the result (the paper: sample several cells, keep the one with the best reward on a validation minibatch).
+With ``candidates`` (``--cells table``) the final pool is the ``final_samples`` candidates the controller
+finds most likely instead.
 
 Defaults. From the paper / its code: REINFORCE with a moving-average baseline of decay 0.99, entropy bonus
 1e-4 added to the reward, Adam for the controller at lr 0.001 (macro search; micro used 0.0035), one cell per
@@ -33,6 +35,7 @@ from strategies.controller import LSTMController
 from strategies.oneshot.base import OneShotMethod, OneShotOutcome
 from strategies.oneshot.common import (
     SPACE,
+    _candidates,
     batch_accuracy,
     check_positive,
     select,
@@ -71,6 +74,7 @@ class ENAS(OneShotMethod):
         screen_recal: int = 2,
         top_k: int = 10,
         recal_batches: int = 4,
+        candidates: list[int] | None = None,
     ) -> None:
         super().__init__(sw, seed=seed)
         for name, value in (
@@ -90,6 +94,7 @@ class ENAS(OneShotMethod):
         self.screen_recal = check_positive("screen_recal", screen_recal, allow_zero=True)
         self.top_k = check_positive("top_k", top_k)
         self.recal_batches = check_positive("recal_batches", recal_batches, allow_zero=True)
+        self.candidates = _candidates(candidates)
         self.entropy_weight, self.baseline_decay = float(entropy_weight), float(baseline_decay)
         self.controller = LSTMController(
             [5] * 6,
@@ -149,7 +154,14 @@ class ENAS(OneShotMethod):
         return row
 
     def _select(self) -> dict[str, Any]:
-        sampled = _indices(self.controller.sample(self.final_samples)[0])
+        if self.candidates is None:
+            sampled = _indices(self.controller.sample(self.final_samples)[0])
+        else:  # the candidates the controller finds most likely
+            ops = torch.from_numpy(SPACE.cell_ops[self.candidates].astype(np.int64))
+            with torch.no_grad():
+                logp = self.controller.log_prob(ops)[0].numpy()
+            top = np.argsort(-logp, kind="stable")[: self.final_samples]
+            sampled = [self.candidates[i] for i in top]
         chosen, scores, info = select(
             self.sw,
             sampled,

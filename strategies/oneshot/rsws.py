@@ -10,7 +10,9 @@ on the full validation data and the best of those is the result.
 Ours (NB201 on ``cpu-mini``): the supernet, optimiser and cosine schedule of ``SharedWeights`` (NB201's recipe;
 the paper used DARTS's), scoring with BatchNorm statistics recalibrated per cell (``screen_recal`` batches for
 the screen, ``recal_batches`` for the finalists), ``screen_images=500`` validation images for the screen,
-``top_k=10`` finalists. Each budget epoch also scores ``probe_cells`` fixed random cells on ``probe_images``
+``top_k=10`` finalists. ``candidates`` (a list of cells) restricts the final pick to them (training still
+samples the whole space): ``nasscout oneshot search --cells table`` searches among our full-run cells, the
+cells ``rea``/``bo-gp`` see on that table, so the comparison is like for like. Each budget epoch also scores ``probe_cells`` fixed random cells on ``probe_images``
 images so that the search curve shows the shared weights improving.
 """
 
@@ -21,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from strategies.oneshot.base import OneShotMethod, OneShotOutcome
-from strategies.oneshot.common import check_positive, epoch_rng, select, uniform_cells
+from strategies.oneshot.common import (
+    _candidates,
+    check_positive,
+    epoch_rng,
+    select,
+    uniform_cells,
+)
 from surrogate.training.supernet import SharedWeights, cell_ops
 
 _TRAIN, _PROBE, _FINAL = 1, 2, 3  # RNG streams
@@ -44,6 +52,7 @@ class RSWS(OneShotMethod):
         recal_batches: int = 4,
         probe_cells: int = 4,
         probe_images: int = 250,
+        candidates: list[int] | None = None,
     ) -> None:
         super().__init__(sw, seed=seed)
         self.n_sample = check_positive("n_sample", n_sample)
@@ -54,6 +63,7 @@ class RSWS(OneShotMethod):
         self.probe_cells = check_positive("probe_cells", probe_cells, allow_zero=True)
         self.probe_images = check_positive("probe_images", probe_images)
         self.probe = uniform_cells(epoch_rng(seed, _PROBE, 0), self.probe_cells).tolist()
+        self.candidates = _candidates(candidates)
         self.outcome: dict[str, Any] | None = None  # the selection, once made
 
     def run_epoch(self, epoch: int, n_epochs: int) -> dict[str, Any]:
@@ -76,7 +86,13 @@ class RSWS(OneShotMethod):
         return row
 
     def _select(self) -> dict[str, Any]:
-        sample = uniform_cells(epoch_rng(self.seed, _FINAL, 0), self.n_sample)
+        rng = epoch_rng(self.seed, _FINAL, 0)
+        if self.candidates is None:
+            sample = uniform_cells(rng, self.n_sample)
+        elif self.n_sample >= len(self.candidates):
+            sample = np.asarray(self.candidates)
+        else:
+            sample = rng.choice(np.asarray(self.candidates), self.n_sample, replace=False)
         chosen, scores, info = select(
             self.sw,
             sample.tolist(),
