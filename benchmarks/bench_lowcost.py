@@ -128,6 +128,11 @@ def main() -> None:
     ap.add_argument(
         "--lowcost-full", action="store_true", help="give lowcost the baselines' budget S"
     )
+    ap.add_argument(
+        "--one-run",
+        action="store_true",
+        help="all strategies side by side in one run with budget S (one report, one regret_vs_cost.png)",
+    )
     ap.add_argument("--overheads", action="store_true", help="print the charged constants and exit")
     args = ap.parse_args()
     if args.overheads:
@@ -136,7 +141,7 @@ def main() -> None:
     from surrogate.registry import load_benchmark
 
     print("| benchmark | dataset | strategy | budget s | cost to regret <= 0.3 | cost to <= 0.1 | "
-          "final regret | regret @S/10 | charged s (mean) |")  # fmt: skip
+          "final regret (± 95% CI) | regret @S/10 | charged s (mean) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     for entry in args.runs.split(","):
         bench, dataset, prior = (entry.split(":") + ["", ""])[:3]
@@ -152,7 +157,9 @@ def main() -> None:
         lc_budget = full if args.lowcost_full or not two else tenth
         plan = [(f"{bench}-{ds}-baselines", base, full, ())]
         plan.append((f"{bench}-{ds}-lowcost", "lowcost", lc_budget, ()))
-        if prior:
+        if args.one_run:
+            plan = [(f"{bench}-{ds}-all", base + ",lowcost", full, ())]
+        elif prior:
             plan.append((f"{bench}-{ds}-lowcost-prior-{prior}", "lowcost", lc_budget,
                          ("--option", f"lowcost.prior={prior}")))  # fmt: skip
         best = float(b.best(ds)[1])
@@ -168,10 +175,10 @@ def main() -> None:
             for s in strategies.split(","):
                 r = rep[s]
                 label = f"lowcost (prior {prior})" if opt else s
+                final = f"{fmt(r['regret_mean_final'], 3)} ± {fmt(r['regret_ci95_final'], 3)}"
                 print(f"| {bench} | {ds} | {label} | {seconds:,.0f} | "
                       f"{fmt(r['median_cost_s_to_regret_0.3'])} | {fmt(r['median_cost_s_to_regret_0.1'])} | "
-                      f"{fmt(r['regret_mean_final'], 3)} | {fmt(at.get(s), 3)} | "
-                      f"{fmt(r['cost_s_mean_final'])} |", flush=True)  # fmt: skip
+                      f"{final} | {fmt(at.get(s), 3)} | {fmt(r['cost_s_mean_final'])} |", flush=True)  # fmt: skip
         if not two:
             print(f"| {bench} | {ds} | hyperband | - | refused: one fidelity | | | | |")
 
