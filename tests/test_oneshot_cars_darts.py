@@ -70,7 +70,7 @@ def test_contract_rows_and_result(splits, cls, opts, epochs):
     assert [r["epoch"] for r in rows] == list(range(epochs))
     for row in rows:
         assert all(isinstance(v, (int, float)) for v in row.values()), row
-        assert math.isfinite(row["loss"]) and row["loss"] > 0
+        assert math.isfinite(row["train_loss"]) and row["train_loss"] > 0
     assert out.method == cls.name
     assert out.chosen and len(out.chosen) == len(out.scores)
     assert all(isinstance(c, int) and 0 <= c < SPACE.n_cells for c in out.chosen)

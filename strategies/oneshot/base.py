@@ -41,8 +41,9 @@ class OneShotMethod(ABC):
 
     @abstractmethod
     def run_epoch(self, epoch: int, n_epochs: int) -> dict[str, Any]:
-        """Run budget epoch ``epoch`` (0-based) of ``n_epochs``; return its curve row (plain numbers/ints,
-        e.g. mean training loss, the current best cell and its score)."""
+        """Run budget epoch ``epoch`` (0-based) of ``n_epochs``; return its curve row: plain numbers/ints,
+        always ``train_loss`` (mean loss of the shared-weight steps; the driver plots and shows it), plus
+        anything method-specific (the current best cell and its score...)."""
 
     @abstractmethod
     def result(self) -> OneShotOutcome:

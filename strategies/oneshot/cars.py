@@ -228,7 +228,7 @@ class CARS(OneShotMethod):
         row: dict[str, Any] = {
             "epoch": epoch,
             "warmup": int(warm),
-            "loss": float(np.mean(losses)),
+            "train_loss": float(np.mean(losses)),
             "generation": self.generation,
         }
         if self._is_step(self.epochs_done):

@@ -160,7 +160,7 @@ class DARTS(OneShotMethod):
         ops = _SPACE.ops(cell)[0]
         row: dict[str, Any] = {
             "epoch": epoch,
-            "loss": float(np.mean(losses)),
+            "train_loss": float(np.mean(losses)),
             "arch_loss": float(np.mean(arch_losses)),
             "cell": cell,
             "score": float(self.sw.score([cell], recal_batches=self.recal_batches)[0]),
