@@ -66,7 +66,9 @@ MIN_SEARCH = 20  # fewer training cells: out-of-fold tau is too noisy to choose 
 class LSTMPredictor(TorchEnsemble):
     name = "lstm"
     encoding = "tokens"
-    summary = "PNAS: (input, op) tokens -> LSTM(100) + ridge base on free features; 5 members on 4/5"
+    summary = (
+        "PNAS: (input, op) tokens -> LSTM(100) + ridge base on free features; 5 members on 4/5"
+    )
     quick_options: ClassVar[dict[str, Any]] = {"min_steps": 150, "pretrain_epochs": 1}
     losses: ClassVar[tuple[str, ...]] = LOSSES
 
