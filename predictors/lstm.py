@@ -30,7 +30,7 @@ What mattered (Kendall tau, paired, 2 dev seeds x 200 test cells, CIFAR-10; full
 PNAS' (input, op) tokens over op tokens +0.04 at 56 and 209 cells; reading the isomorphism representative
 +0.02/+0.03; log-error target +0.04 at 209; ListMLE over plain MSE +0.03/+0.02; proxy pretraining +0.035 at
 56; the ridge base +0.027/+0.014/+0.006 at 23/56/135 cells; "pairs" over "pnas" +0.004/+0.002/+0.017 at 23/56/
-135 in about 60% of the fit time. No gain: a cosine learning-rate schedule (-0.003/-0.007/-0.003), the
+135 in about 70% of the fit time. No gain: a cosine learning-rate schedule (-0.003/-0.007/-0.003), the
 fold-chosen training length (``checkpoints``, +0.001/+0.003 for 2x the cost), full-batch training. Not
 measured (CPU): ``bidirectional``, ``reverse``, 10 members. ``warm_start=True`` continues the previous
 members for ``warm_epochs`` epochs and refits the ridge base (search strategies).
@@ -66,7 +66,9 @@ MIN_SEARCH = 20  # fewer training cells: out-of-fold tau is too noisy to choose 
 class LSTMPredictor(TorchEnsemble):
     name = "lstm"
     encoding = "tokens"
-    summary = "PNAS: (input, op) tokens -> LSTM(100) + ridge base on free features; 5 members on 4/5"
+    summary = (
+        "PNAS: (input, op) tokens -> LSTM(100) + ridge base on free features; 5 members on 4/5"
+    )
     quick_options: ClassVar[dict[str, Any]] = {"min_steps": 150, "pretrain_epochs": 1}
     losses: ClassVar[tuple[str, ...]] = LOSSES
 
