@@ -197,6 +197,18 @@ def test_cells_table_needs_our_fashion_mnist_data(capsys, tmp_path):
     assert "fashion-mnist only" in line and "--cells all" in line
 
 
+@pytest.mark.parametrize("method", ["cars", "darts"])
+def test_cells_table_is_refused_for_methods_that_choose_their_cells_themselves(
+    capsys, tmp_path, method
+):
+    line = _one_line_error(
+        capsys, "oneshot", "search", "--method", method, "--dataset", "fashion-mnist", "--cells", "table",
+        "--out", tmp_path / "o",
+    )  # fmt: skip
+    assert f"method {method!r} chooses its cells itself" in line and "--cells all" in line
+    assert not (tmp_path / "o").exists()
+
+
 # ---- real accuracy --------------------------------------------------------------------------------------------
 def test_real_accuracy_comes_from_our_full_runs_with_its_rank(tmp_path):
     from strategies.oneshot.driver import FMNIST_TABLE

@@ -246,6 +246,14 @@ def run_search(
         config = SearchConfig(**{**config.__dict__, "dataset": canonical_dataset(config.dataset)})
     options = dict(config.options)
     if config.cells == "table":
+        import inspect
+
+        if "candidates" not in inspect.signature(cls.__init__).parameters:
+            raise NasscoutError(
+                f"--cells table: method {config.method!r} chooses its cells itself (a population or an "
+                "argmax) and cannot be restricted to our full-run cells; accepted: --cells all (a chosen "
+                "cell missing from our data is trained on demand)"
+            )
         options["candidates"] = table_cells(config.dataset)
     elif config.cells != "all":
         raise NasscoutError(f"--cells {config.cells!r} is unknown; accepted: all, table")
