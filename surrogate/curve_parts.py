@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from surrogate.errors import NasscoutError
+from surrogate.fitted_parts import BinnedPool
 
 CURVE_METHODS = ("svd", "param")
 EPS = 0.05  # percent: curves are clipped into [EPS, 100 - EPS] before the logit
@@ -113,7 +114,7 @@ def reconstruct(method: str, latent: np.ndarray, shared: dict[str, np.ndarray]) 
     return from_latent(c - a * t[None, :] ** -np.exp(log_alpha))
 
 
-class CurveNoise:
+class CurveNoise(BinnedPool):
     """Donor residual curves by bins of the smooth final value: ``edges`` (inner bin edges), ``pool``
     (donors, seeds, T), ``offsets`` (bin b holds ``pool[offsets[b]:offsets[b + 1]]``)."""
 
@@ -181,17 +182,6 @@ class CurveNoise:
     def per_epoch_std(self) -> np.ndarray:
         """The residuals' standard deviation at each epoch over every donor and seed (the measured spread)."""
         return self.pool.reshape(-1, self.pool.shape[2]).std(axis=0)
-
-    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {
-            f"{prefix}/edges": self.edges,
-            f"{prefix}/pool": self.pool,
-            f"{prefix}/offsets": self.offsets,
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> CurveNoise:
-        return cls(arrays[f"{prefix}/edges"], arrays[f"{prefix}/pool"], arrays[f"{prefix}/offsets"])
 
     def describe(self) -> dict[str, Any]:
         std = self.per_epoch_std()

@@ -28,7 +28,26 @@ MAX_BINS = 10
 CELLS_PER_BIN = 25
 
 
-class SeedNoise:
+class BinnedPool:
+    """Residual pools binned by a mean value (``edges``, ``pool``, ``offsets``), stored as three arrays."""
+
+    edges: np.ndarray
+    pool: np.ndarray
+    offsets: np.ndarray
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {
+            f"{prefix}/edges": self.edges,
+            f"{prefix}/pool": self.pool,
+            f"{prefix}/offsets": self.offsets,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> Any:
+        return cls(arrays[f"{prefix}/edges"], arrays[f"{prefix}/pool"], arrays[f"{prefix}/offsets"])
+
+
+class SeedNoise(BinnedPool):
     """Donor residual vectors by bins of the cell mean: ``edges`` (inner bin edges), ``pool`` (donors x
     seeds, bin by bin) and ``offsets`` (bin b holds ``pool[offsets[b]:offsets[b + 1]]``)."""
 
@@ -89,17 +108,6 @@ class SeedNoise:
         donor = self.offsets[b] + (rng.random(len(means)) * size[b]).astype(np.int64)
         cols = np.argsort(rng.random((len(means), n_seeds)), axis=1)
         return means[:, None] + self.pool[donor[:, None], cols]
-
-    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {
-            f"{prefix}/edges": self.edges,
-            f"{prefix}/pool": self.pool,
-            f"{prefix}/offsets": self.offsets,
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str) -> SeedNoise:
-        return cls(arrays[f"{prefix}/edges"], arrays[f"{prefix}/pool"], arrays[f"{prefix}/offsets"])
 
     def describe(self) -> dict[str, Any]:
         """Per bin: the upper mean edge and the one-seed residual std (for the file header and the README)."""
