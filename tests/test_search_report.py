@@ -342,3 +342,29 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
     for rgb in ((0x1F, 0x5F, 0xBF), (0xE0, 0x7B, 0x00)):
         near = np.abs(img.astype(int) - rgb).sum(axis=2) < 40
         assert near.sum() > 50, rgb
+
+
+def test_cli_report_regenerates_a_search_directory(tmp_path, capsys):
+    from strategies.cli.main import main
+
+    def nasscout(*args) -> tuple[int, str, str]:
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return (code, *capsys.readouterr())
+
+    s = _summary(seed=11)
+    out = _write(tmp_path, s)
+    code, text, _ = nasscout("report", out)
+    assert code == 0
+    assert text.splitlines() == [f"{name}: {out / name}" for name in FILES]
+    assert html.escape(s["best"]["arch"]) in (out / "report.html").read_text()
+    code, text, _ = nasscout("report", out, "--json")
+    assert code == 0 and json.loads(text) == {name: str(out / name) for name in FILES}
+    code, _, err = nasscout("report", out, "--no-plots")
+    assert code == 2 and "--no-plots" in err and len(err.strip().splitlines()) == 1
+    (out / "summary.json").write_text(json.dumps({"format": "nasscout-predictors-1"}))
+    code, _, err = nasscout("report", out)
+    assert code == 2 and FORMAT in err and len(err.strip().splitlines()) == 1
