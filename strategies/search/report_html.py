@@ -98,7 +98,7 @@ def _header(s: dict[str, Any]) -> str:
             "budget spent / total",
             f"{f(b.get('spent'), nd)} / {f(b.get('total'), nd)} {e(unit)} "
             f"({f(100 * num(b.get('fraction')), 1)}%)",
-        ),  # fmt: skip
+        ),
         ("epochs trained", f(b.get("spent_epochs"), 0)),
         ("training seconds (measured)", f(b.get("spent_train_s"), 0)),
         ("screening seconds (proxies, predictor fits)", f(b.get("screen_s"), 0)),
@@ -109,7 +109,7 @@ def _header(s: dict[str, Any]) -> str:
             "early stopping",
             f"{e(es.get('rule'))}, threshold {e(es.get('threshold'))}, "
             f"checkpoints {e(es.get('checkpoints'))}",
-        ),  # fmt: skip
+        ),
     ]
     return _table(None, rows)
 
@@ -139,8 +139,15 @@ def _pareto(s: dict[str, Any], d: Derived, pngs: Mapping[str, bytes]) -> str:
     rows = []
     for i in d.front:
         t = s["trials"][i]
-        rows.append((e(t.get("trial")), f"<code>{e(t.get('arch'))}</code>", f(t.get("params_m"), 3),
-                     f(t.get("valid_acc")), f(t.get("test_acc"))))  # fmt: skip
+        rows.append(
+            (
+                e(t.get("trial")),
+                f"<code>{e(t.get('arch'))}</code>",
+                f(t.get("params_m"), 3),
+                f(t.get("valid_acc")),
+                f(t.get("test_acc")),
+            )
+        )
     intro = (
         f"<p>{len(d.front)} finished trial(s) that no other finished trial beats on both validation "
         "accuracy and parameter count (fewest parameters first).</p>"
@@ -157,16 +164,24 @@ def _spent_avoided(s: dict[str, Any], d: Derived, pngs: Mapping[str, bytes]) -> 
         st: int(np.count_nonzero(d.status == st)) for st in ("finished", "stopped", "diverged")
     }
     running = int(np.count_nonzero((d.status == "training") & (d.epochs_done > 0)))
+    spent = (
+        f"{trained} trial(s) trained ({counts['finished']} to the end, {counts['stopped']} stopped early, "
+        f"{counts['diverged']} diverged, {running} still training)"
+    )
+    screened = (
+        f"{d.screened_out} candidate(s) scored but never trained; "
+        f"{d.screened_out} \u00d7 {f(T, 0)} epochs would have cost if trained"
+    )
     rows = [
-        ("training spent", f"{trained} trial(s) trained ({counts['finished']} to the end, "
-         f"{counts['stopped']} stopped early, {counts['diverged']} diverged, {running} still training)", f(d.spent_epochs, 0),
-         f(b.get("spent_train_s"), 0)),
-        ("avoided: stopped early", f"{e(a.get('stopped_trials'))} trial(s) stopped before epoch {f(T, 0)}",
-         f(d.stopped_epochs, 0), f(a.get("stopped_train_s_est"), 0) + " (est.)"),
-        ("avoided: screened out", f"{d.screened_out} candidate(s) scored but never trained; "
-         f"{d.screened_out} \u00d7 {f(T, 0)} epochs would have cost if trained", f(d.screened_epochs, 0),
-         "\u2014"),
-    ]  # fmt: skip
+        ("training spent", spent, f(d.spent_epochs, 0), f(b.get("spent_train_s"), 0)),
+        (
+            "avoided: stopped early",
+            f"{e(a.get('stopped_trials'))} trial(s) stopped before epoch {f(T, 0)}",
+            f(d.stopped_epochs, 0),
+            f(a.get("stopped_train_s_est"), 0) + " (est.)",
+        ),
+        ("avoided: screened out", screened, f(d.screened_epochs, 0), "\u2014"),
+    ]
     head = ("", "what", "epochs", "training seconds")
     return _table(head, rows, {2, 3}) + _img(
         pngs, "budget.png", "best so far vs epochs spent; spent vs avoided"
@@ -179,11 +194,30 @@ def _trials(s: dict[str, Any]) -> str:
         st = e(t.get("status"))
         c = curve(t.get("curve"))
         last = c[-1] if len(c) else t.get("valid_acc")
-        rows.append((e(t.get("trial")), f'<span class="st-{st}">{st}</span>', e(t.get("epochs_done")),
-                     f(last), f(t.get("predicted_final")), f(t.get("p_better"), 3),
-                     f(t.get("params_m"), 3), e(t.get("reason")), f"<code>{e(t.get('arch'))}</code>"))  # fmt: skip
-    head = ("trial", "status", "epochs", "last valid acc (%)", "predicted final (%)", "P(better)",
-            "params (M)", "reason", "architecture")  # fmt: skip
+        rows.append(
+            (
+                e(t.get("trial")),
+                f'<span class="st-{st}">{st}</span>',
+                e(t.get("epochs_done")),
+                f(last),
+                f(t.get("predicted_final")),
+                f(t.get("p_better"), 3),
+                f(t.get("params_m"), 3),
+                e(t.get("reason")),
+                f"<code>{e(t.get('arch'))}</code>",
+            )
+        )
+    head = (
+        "trial",
+        "status",
+        "epochs",
+        "last valid acc (%)",
+        "predicted final (%)",
+        "P(better)",
+        "params (M)",
+        "reason",
+        "architecture",
+    )
     return _table(head, rows, {2, 3, 4, 5, 6})
 
 

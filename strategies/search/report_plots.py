@@ -94,9 +94,16 @@ def plot_best_curve(s: dict[str, Any], d: Derived) -> bytes:
             handles.append(Line2D([], [], color=COLOURS[st], alpha=0.6, marker=marker, label=label))
     if "predicted" in seen:
         handles.append(
-            Line2D([], [], ls="", marker="o", mfc="none", mec=COLOURS["stopped"],
-                   label=f"predicted final at epoch {T} (hollow)")
-        )  # fmt: skip
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                mfc="none",
+                mec=COLOURS["stopped"],
+                label=f"predicted final at epoch {T} (hollow)",
+            )
+        )
     if best is not None:
         v, te = curve(best.get("curve")), curve(best.get("test_curve"))
         name = f"best (trial {best.get('trial')})"
@@ -104,8 +111,9 @@ def plot_best_curve(s: dict[str, Any], d: Derived) -> bytes:
             (h,) = ax.plot(np.arange(1, len(v) + 1), v, color=VALID, lw=2.4, label=f"{name}: valid")
             handles.append(h)
         if len(te):
-            (h,) = ax.plot(np.arange(1, len(te) + 1), te, color=TEST, lw=1.8, ls="--",
-                           label=f"{name}: test")  # fmt: skip
+            (h,) = ax.plot(
+                np.arange(1, len(te) + 1), te, color=TEST, lw=1.8, ls="--", label=f"{name}: test"
+            )
             handles.append(h)
         what = f"best cell, valid {num(best.get('valid_acc')):.2f}%, test {num(best.get('test_acc')):.2f}%"
     else:
@@ -140,22 +148,51 @@ def plot_pareto(s: dict[str, Any], d: Derived) -> bytes:
         if not m.any():
             continue
         filled = st == "finished"
-        ax.scatter(d.params[m], d.valid[m], s=34, label=f"{label}: {int(m.sum())}",
-                   facecolors=COLOURS[st] if filled else "none", edgecolors=COLOURS[st],
-                   linewidths=1.3, alpha=0.85, zorder=3)  # fmt: skip
+        ax.scatter(
+            d.params[m],
+            d.valid[m],
+            s=34,
+            label=f"{label}: {int(m.sum())}",
+            facecolors=COLOURS[st] if filled else "none",
+            edgecolors=COLOURS[st],
+            linewidths=1.3,
+            alpha=0.85,
+            zorder=3,
+        )
     f = d.front
     if len(f):
         right = max(np.nanmax(d.params[ok]), d.params[f[-1]]) * 1.03
         xs, ys = np.r_[d.params[f], right], np.r_[d.valid[f], d.valid[f[-1]]]
-        ax.step(xs, ys, where="post", color="#222222", lw=1.4, zorder=2,
-                label=f"Pareto front of the finished: {len(f)}")  # fmt: skip
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            color="#222222",
+            lw=1.4,
+            zorder=2,
+            label=f"Pareto front of the finished: {len(f)}",
+        )
         for i in f:
-            ax.annotate(str(s["trials"][i].get("trial")), (d.params[i], d.valid[i]), fontsize=7,
-                        xytext=(4, -10), textcoords="offset points", color="#222222")  # fmt: skip
+            ax.annotate(
+                str(s["trials"][i].get("trial")),
+                (d.params[i], d.valid[i]),
+                fontsize=7,
+                xytext=(4, -10),
+                textcoords="offset points",
+                color="#222222",
+            )
     best = s["best"]
     if best is not None and math.isfinite(num(best.get("params_m"))):
-        ax.scatter([num(best["params_m"])], [num(best.get("valid_acc"))], marker="*", s=260,
-                   color=STAR, edgecolors="black", zorder=4, label=f"best (trial {best.get('trial')})")  # fmt: skip
+        ax.scatter(
+            [num(best["params_m"])],
+            [num(best.get("valid_acc"))],
+            marker="*",
+            s=260,
+            color=STAR,
+            edgecolors="black",
+            zorder=4,
+            label=f"best (trial {best.get('trial')})",
+        )
     if ok.any():
         ax.legend(**OUTSIDE)
     else:
@@ -182,13 +219,26 @@ def plot_budget(s: dict[str, Any], d: Derived) -> bytes:
     x, b = d.spent_x, d.best_so_far
     has = np.isfinite(b)
     if has.any():
-        ax.step(np.r_[x[has], x[-1]], np.r_[b[has], b[-1]], where="post", color=VALID, lw=2,
-                label="best finished so far")  # fmt: skip
+        ax.step(
+            np.r_[x[has], x[-1]],
+            np.r_[b[has], b[-1]],
+            where="post",
+            color=VALID,
+            lw=2,
+            label="best finished so far",
+        )
         for st, marker in (("finished", "o"), ("stopped", "x"), ("diverged", "x")):
             m = (d.status == st) & np.isfinite(d.valid)
             if m.any():
-                ax.scatter(x[m], d.valid[m], marker=marker, s=22, color=COLOURS[st], alpha=0.7,
-                           label=f"{st} trial ends (last value)")  # fmt: skip
+                ax.scatter(
+                    x[m],
+                    d.valid[m],
+                    marker=marker,
+                    s=22,
+                    color=COLOURS[st],
+                    alpha=0.7,
+                    label=f"{st} trial ends (last value)",
+                )
         ax.legend(
             fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False
         )
@@ -197,8 +247,14 @@ def plot_budget(s: dict[str, Any], d: Derived) -> bytes:
     budget = s["budget"]
     if budget.get("unit") == "epochs" and math.isfinite(num(budget.get("total"))):
         ax.axvline(num(budget["total"]), color="#555555", ls="--", lw=1)
-        ax.text(num(budget["total"]), 0.02, " budget", transform=ax.get_xaxis_transform(),
-                fontsize=8, color="#555555")  # fmt: skip
+        ax.text(
+            num(budget["total"]),
+            0.02,
+            " budget",
+            transform=ax.get_xaxis_transform(),
+            fontsize=8,
+            color="#555555",
+        )
     ax.set_xlim(left=0)
     ax.set_xlabel("epochs spent (cumulative, trials in the order they were asked)")
     ax.set_ylabel("validation accuracy (%)")
