@@ -57,6 +57,43 @@ def run_task(
         return result
 
 
+def run_segment(
+    store_path: str,
+    cell: int,
+    seed: int,
+    stop_after: int | None,
+    device: str = "auto",
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Train one (cell, seed) up to epoch ``stop_after`` (None: the end), resuming its checkpoint.
+
+    A finished run is written to the store as by :func:`run_task`; a paused one (``status`` ``"paused"``)
+    is returned with the curves so far and its checkpoint stays, so the next segment continues it exactly.
+    Idempotent like :func:`run_task`: asking again for epochs already trained trains nothing.
+    """
+    from surrogate.training.runstore import RunStore
+    from surrogate.training.trainer import RunSpec, train_run
+
+    store = RunStore.open(store_path)
+    with store.run_lock(cell, seed):
+        done = store.result(cell, seed)
+        if done is not None:
+            return done
+        spec = RunSpec(
+            store.dataset,
+            store.preset,
+            cell,
+            seed,
+            checkpoint=store.checkpoint_path(cell, seed),
+            device=device,
+            threads=threads,
+        )
+        result = train_run(spec, stop_after=stop_after)
+        if result["status"] != "paused":
+            store.write_result(result)
+        return result
+
+
 class InlineExecutor(Executor):
     """Runs each task at submit time in this process: no start-up cost, for one worker and for tests."""
 

@@ -168,11 +168,14 @@ def train_run(
     spec: RunSpec,
     *,
     on_epoch: Callable[[int, dict[str, float], bool], None] | None = None,
+    stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Train (or resume) one run to its last epoch and return its result as plain JSON-able values.
 
     ``on_epoch(epoch, record, resumed)`` is called after every epoch (``resumed`` marks epochs restored
-    from the checkpoint rather than trained now).
+    from the checkpoint rather than trained now). ``stop_after=k`` trains only up to epoch k of the same
+    schedule and returns a result with ``status`` ``"paused"`` and the first k epochs' curves (the checkpoint
+    keeps the rest of the run resumable bit for bit): how a search reads a curve before paying for its end.
     """
     import torch
     import torch.nn.functional as F
@@ -213,6 +216,7 @@ def train_run(
 
     records: list[dict[str, float]] = []
     status, start, resumed_at = "running", 0, []
+    trained = 0  # epochs with a record (a diverged run's records are padded with NaN to the end)
     ckpt = spec.checkpoint
     if ckpt is not None and ckpt.exists():
         state = _load_checkpoint(ckpt, spec, dataset)
@@ -222,6 +226,7 @@ def train_run(
         _set_rng_states(state["rng"], data_gen)
         records = list(state["records"])
         status, start = state["status"], int(state["epoch"])
+        trained = int(state.get("trained", start))
         resumed_at.append(start)
         if on_epoch is not None:
             for e, rec in enumerate(records, 1):
@@ -229,7 +234,10 @@ def train_run(
 
     mean, std = splits.mean.to(device), splits.std.to(device)
     x_all, y_all = splits.train_x, splits.train_y
-    for epoch in range(start, p.epochs):
+    if stop_after is not None and (isinstance(stop_after, bool) or not 1 <= stop_after <= p.epochs):
+        raise NasscoutError(f"stop_after={stop_after!r} is invalid; accepted: 1..{p.epochs}")
+    end = p.epochs if stop_after is None else int(stop_after)
+    for epoch in range(start, end):
         if status == "diverged":
             break
         net.train()
@@ -274,6 +282,7 @@ def train_run(
             "valid_time_s": valid_time,
         }
         records.append(rec)
+        trained = len(records)
         if not finite:  # stop; the epochs never trained stay NaN
             status = "diverged"
             nan = dict.fromkeys(rec, math.nan)
@@ -290,6 +299,7 @@ def train_run(
                     "cell": cell,
                     "seed": int(spec.seed),
                     "epoch": len(records),
+                    "trained": trained,
                     "status": status,
                     "model": net.state_dict(),
                     "optimizer": opt.state_dict(),
@@ -301,14 +311,16 @@ def train_run(
         if on_epoch is not None:
             for e in range(epoch + 1, len(records) + 1):
                 on_epoch(e, records[e - 1], False)
-    if status == "running":  # resumed from a checkpoint of a run that had already finished
+    if status == "running" and len(records) == p.epochs:  # resumed from a finished run's checkpoint
         status = "ok"
+    elif status == "running":
+        status = "paused"
 
     curves = {m: [float(r[m]) for r in records] for m in CURVE_METRICS}
     times = np.asarray(curves["epoch_time_s"]) + np.asarray(curves["valid_time_s"])
     last = (
         records[-1]
-        if status == "ok"
+        if status in ("ok", "paused")
         else next(r for r in reversed(records) if not math.isnan(r["valid_acc"]))
     )
     return {
@@ -319,6 +331,7 @@ def train_run(
         "preset": p.name,
         "status": status,
         "epochs": p.epochs,
+        "epochs_done": trained,
         "valid_acc": last["valid_acc"],  # the last epoch's; a diverged run's when it stopped
         "test_acc": last["test_acc"],
         "train_time_s": float(np.nansum(times)),
