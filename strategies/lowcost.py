@@ -166,6 +166,41 @@ class LowCost(Strategy):
         self.n_fits_ = 0
         self.overhead_s_ = 0.0  # everything charged so far (for inspection)
 
+    @property
+    def n_screened(self) -> int:
+        """Cells scored by the screen so far (trained or not)."""
+        return int(self._scored.sum())
+
+    def set_screen_tables(
+        self,
+        proxies: np.ndarray | None,
+        names: tuple[str, ...],
+        seconds_per_cell: float,
+        prior: np.ndarray | None,
+    ) -> None:
+        """Screen with these free per-cell columns instead of the benchmark's tables (before the first ask).
+
+        For benchmarks without tables, e.g. real training (``nasscout search``): ``proxies`` (n_cells, k),
+        higher = better, charged ``seconds_per_cell`` per cell scored; ``prior`` (n_cells,) another dataset's
+        results.
+        """
+        if self.n_fits_ or self._scored.any():
+            raise NasscoutError("lowcost: screen tables can only be set before the first ask")
+        for what, col in (("proxies", proxies), ("prior", prior)):
+            if col is not None and len(col) != self.space.n_cells:
+                raise NasscoutError(
+                    f"lowcost: {what} has {len(col)} rows; accepted: one per cell ({self.space.n_cells})"
+                )
+        self.proxy_table_, self.proxies_, self._proxy_s = (
+            proxies,
+            tuple(names),
+            float(seconds_per_cell),
+        )
+        self.prior_ = prior
+        cols = [c for c in (proxies, prior) if c is not None]
+        self._features = np.column_stack(cols) if cols else None
+        self.__dict__.pop("_consensus", None)
+
     # ---- ask / tell --------------------------------------------------------------------------------
     def ask(self) -> Trial:
         if not self._queue:

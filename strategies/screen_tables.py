@@ -110,7 +110,12 @@ def prior_column(spec: str | None, dataset: str, prior: str, space: SearchSpace)
     """(n_cells,) seed-mean validation accuracy on the ``prior`` dataset (another one of the same
     benchmark) at its top fidelity; cells that table lacks get its lowest value."""
     bench = _benchmark(spec, f"prior={prior!r}")
-    target = bench.dataset(dataset)
+    try:
+        target = bench.dataset(dataset)
+    except (
+        NasscoutError
+    ):  # searching data this benchmark lacks (e.g. real training): any of its datasets
+        target = None
     others = [d for d in bench.datasets if d != target]
     try:
         source = bench.dataset(prior)

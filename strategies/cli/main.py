@@ -41,6 +41,11 @@ SUBCOMMANDS = {
         "oneshot",
         "Weight-sharing searches (rsws, enas, cars, darts) on the NB201 supernet.",
     ),
+    "search": (
+        "strategies.cli.search",
+        "search",
+        "Search your data: train only the promising cells (lowcost, real training).",
+    ),
     "curves": (
         "strategies.cli.curves",
         "curves",

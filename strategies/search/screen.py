@@ -1,0 +1,101 @@
+"""What a real search knows before training anything, and how it reads a curve that is still training.
+
+Screen: ``log params`` and ``log FLOPs`` of the searched network (counted from the cell for the preset's
+width, depth and input size: free) and, unless ``--prior none``, another dataset's NB201 table as a transfer
+prior (NB201 CIFAR-10 ranks our Fashion-MNIST cells with Spearman 0.72, datasets/README.md). ``lowcost``
+ranks candidates by their consensus until it has trained ``min_fit`` cells, then by a GP on them.
+
+Stop: at each checkpoint epoch k a training's first k validation accuracies go to Domhan et al.'s parametric
+ensemble fitted by MAP/Laplace (``fast``, ``predictors.curves``); the training stops when P(final > best final
+so far) < threshold. ``median`` is Vizier's median rule over the finished trainings' running averages.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from surrogate.space import SearchSpace
+
+
+def screen_tables(
+    dataset: str, preset: Any, prior: str, space: SearchSpace
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None]:
+    """(proxies (n_cells, 2) higher = better, their names, prior column or None)."""
+    from surrogate.costmodel import flops_m, params_m
+    from surrogate.training.data import DATASETS
+
+    _, n_classes, _, native = DATASETS[dataset]
+    side = preset.image_size or native
+    cells = np.arange(space.n_cells)
+    params = params_m(cells, n_classes=n_classes, C=preset.C, N=preset.N)
+    flops = flops_m(cells, n_classes=n_classes, C=preset.C, N=preset.N, input_hw=side)
+    proxies = np.column_stack([np.log(params), np.log(flops)])
+    column = None
+    if prior != "none":
+        from strategies.screen_tables import prior_column
+
+        bench, _, source = prior.partition(":")
+        column = prior_column(bench, dataset, source, space)
+    return proxies, ("params", "flops"), column
+
+
+class StopRule:
+    """Decides at a checkpoint whether a training goes on; learns from every finished training."""
+
+    def __init__(self, rule: str, threshold: float, epochs: int, *, seed: int) -> None:
+        self.rule, self.threshold, self.epochs, self.seed = rule, threshold, epochs, seed
+        self.finished: list[np.ndarray] = []  # complete valid_acc curves
+        self._extrapolator: Any = None
+
+    @property
+    def best(self) -> float:
+        finals = [c[-1] for c in self.finished if np.isfinite(c[-1])]
+        return max(finals) if finals else -math.inf
+
+    def learn(self, curve: list[float]) -> None:
+        c = np.asarray(curve, dtype=np.float64)
+        if len(c) == self.epochs:
+            self.finished.append(c)
+
+    def decide(self, curve: list[float]) -> dict[str, Any]:
+        """{"stop": bool, "predicted_final", "p_better", "reason"} for a partial curve."""
+        k = len(curve)
+        out: dict[str, Any] = {"stop": False, "predicted_final": None, "p_better": None}
+        if self.rule == "none" or k >= self.epochs:
+            return out | {"reason": "trained to the end"}
+        if not self.finished:
+            return out | {"reason": f"continue at epoch {k}: no finished training to compare with"}
+        values = np.full((1, self.epochs), np.nan)
+        values[0, :k] = curve
+        if not np.isfinite(values[0, :k]).all():
+            return out | {"stop": True, "reason": f"stopped at epoch {k}: the curve is not finite"}
+        if self.rule == "median":
+            done = np.array(self.finished)
+            running = np.cumsum(done, axis=1) / np.arange(1, self.epochs + 1)
+            median = float(np.median(running[:, k - 1]))
+            best_so_far = float(np.max(curve))
+            stop = best_so_far < median
+            verb = "stopped" if stop else "continue"
+            return out | {
+                "stop": bool(stop),
+                "reason": f"{verb} at epoch {k}: best so far {best_so_far:.2f} "
+                f"{'<' if stop else '>='} median running average {median:.2f}",
+            }
+        from predictors.curves import Curves, make_extrapolator
+
+        if self._extrapolator is None:
+            self._extrapolator = make_extrapolator("fast", seed=self.seed)
+        pred = self._extrapolator.predict(Curves(np.clip(values, 0.0, 100.0)), self.epochs)
+        mean, p = float(pred.mean[0]), float(pred.prob_above(self.best)[0])
+        stop = p < self.threshold
+        verb = "stopped" if stop else "continue"
+        return {
+            "stop": bool(stop),
+            "predicted_final": mean,
+            "p_better": p,
+            "reason": f"{verb} at epoch {k}: P(final > best {self.best:.2f}) = {p:.3f} "
+            f"{'<' if stop else '>='} {self.threshold} (predicted final {mean:.2f})",
+        }

@@ -1,0 +1,248 @@
+"""`nasscout search`: real training in segments, early stopping, the journal and exact resume after kill -9,
+a real Dask scheduler, and bad input (one line, exit code 2, nothing lost). Tiny preset, 4-epoch trainings."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from strategies.cli.main import main
+from strategies.search.screen import StopRule
+from surrogate.training.presets import get_preset
+from surrogate.training.trainer import RunSpec, train_run
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"n_train": 256, "n_valid": 128, "n_test": 128, "batch_size": 64}
+SETS = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
+T = 4
+# threshold 0.5: on these tiny trainings some candidates are certainly stopped
+BASE = ["search", "--dataset", "fashion-mnist", "--epochs", str(T), "--early-stop-threshold", "0.5",
+        *SETS]  # fmt: skip
+BUDGET = ["--budget-epochs", "16"]
+
+
+def nasscout(capsys, *args) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _trials(folder: Path) -> list[tuple]:
+    s = json.loads((folder / "summary.json").read_text())
+    return [(t["cell"], t["status"], t["epochs_done"], t["curve"]) for t in s["trials"]]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("search") / "s"
+    cmd = [sys.executable, "-m", "strategies.cli.main", *BASE, *BUDGET, "--out", str(out), "--json"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, json.loads(proc.stdout)
+
+
+def test_search_spends_its_budget_and_reports(finished):
+    out, brief = finished
+    s = json.loads((out / "summary.json").read_text())
+    assert brief["finished"] and s["finished"]
+    b = s["budget"]
+    assert b["unit"] == "epochs" and b["total"] == 16
+    assert b["spent_epochs"] == sum(t["epochs_done"] for t in s["trials"]) <= 16
+    # no candidate starts unless a whole training still fits: the last one ended within the budget
+    assert b["spent_epochs"] > 16 - T
+    finals = [t for t in s["trials"] if t["status"] == "finished"]
+    assert finals and all(t["epochs_done"] == T and len(t["curve"]) == T for t in finals)
+    best = max(finals, key=lambda t: t["valid_acc"])
+    assert s["best"]["cell"] == best["cell"] and s["best"]["valid_acc"] == best["valid_acc"]
+    stopped = [t for t in s["trials"] if t["status"] == "stopped"]
+    assert stopped, "threshold 0.5 stops some tiny trainings"
+    for t in stopped:
+        assert t["epochs_done"] < T and len(t["curve"]) == t["epochs_done"]
+        assert t["p_better"] < 0.5 and "P(final >" in t["reason"]
+    assert s["avoided"]["stopped_epochs"] == sum(T - t["epochs_done"] for t in stopped)
+    assert s["avoided"]["screened_out"] > 50  # lowcost scores whole pools and trains a few
+    assert s["prior"] == "nb201:cifar10"
+    for name in ("report.html", "best_curve.png", "pareto.png", "budget.png", "trials.csv"):
+        assert (out / name).stat().st_size > 0
+    assert brief["report"]["report.html"] == str(out / "report.html")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["options"]["overrides"] == TINY and meta["options"]["epochs"] == T
+
+
+def test_segments_train_exactly_what_one_straight_run_trains(finished, tmp_path):
+    """The best cell was trained segment by segment in worker processes; one uninterrupted run of it is
+    bit-identical (the checkpoint carries every state)."""
+    out, _ = finished
+    best = json.loads((out / "summary.json").read_text())["best"]
+    preset = get_preset("cpu-mini", {**TINY, "epochs": T})
+    straight = train_run(RunSpec("fashion-mnist", preset, best["cell"], 0))
+    assert straight["curves"]["valid_acc"] == best["curve"]
+    assert straight["curves"]["test_acc"] == best["test_curve"]
+
+
+def test_trainer_stop_after_pauses_and_resumes_exactly(tmp_path):
+    preset = get_preset("cpu-mini", {**TINY, "epochs": 3})
+    spec = RunSpec("fashion-mnist", preset, 1000, 0, checkpoint=tmp_path / "c.pt")
+    first = train_run(spec, stop_after=1)
+    assert first["status"] == "paused" and first["epochs_done"] == 1
+    assert len(first["curves"]["valid_acc"]) == 1
+    rest = train_run(spec)
+    assert rest["status"] == "ok" and rest["epochs_done"] == 3 and rest["resumed_at"] == [1]
+    straight = train_run(RunSpec("fashion-mnist", preset, 1000, 0))
+    assert rest["curves"]["valid_acc"] == straight["curves"]["valid_acc"]
+
+
+def test_resume_of_a_finished_search_trains_nothing(finished, capsys):
+    out, _ = finished
+    before = (out / "events.jsonl").read_text()
+    code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", out, "--resume", "--quiet")
+    assert code == 0, err
+    assert (out / "events.jsonl").read_text() == before
+
+
+@pytest.mark.slow
+def test_kill_9_mid_search_then_resume_equals_the_uninterrupted_search(finished, tmp_path, capsys):
+    ref, _ = finished
+    out = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "strategies.cli.main",
+        *BASE,
+        *BUDGET,
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, start_new_session=True)
+    events = out / "events.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if events.exists() and events.read_text().count('"e": "segment"') >= 3:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the search ended before it could be killed"
+    code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", out, "--resume", "--quiet")
+    assert code == 0, err
+    assert _trials(out) == _trials(ref)
+
+
+@pytest.mark.slow
+def test_a_real_dask_scheduler_runs_the_trainings(tmp_path, capsys):
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        out = tmp_path / "dask"
+        args = [*BASE, "--budget-epochs", "8", "--out", out, "--quiet", "--json"]
+        code, stdout, err = nasscout(capsys, *args, "--dask-scheduler", cluster.scheduler_address)
+    assert code == 0, err
+    brief = json.loads(stdout)
+    assert brief["where"].startswith(f"Dask scheduler {cluster.scheduler_address} (1 workers)")
+    assert 4 <= brief["budget"]["spent_epochs"] <= 8 and brief["best"] is not None
+
+
+# ---- the stop rule on real curves -------------------------------------------------------------------------
+def test_domhan_rule_stops_a_poor_real_curve_and_keeps_the_best():
+    from surrogate.tabular import TabularBenchmark
+
+    bench = TabularBenchmark.open(ROOT / "datasets" / "nb201-fmnist-mini.h5")
+    cells = bench.cells_for("fashion-mnist")
+    curves = bench.curves(cells, dataset="fashion-mnist", fidelity=20)
+    finals = curves[:, -1]
+    order = np.argsort(finals)
+    rule = StopRule("domhan", 0.05, 20, seed=0)
+    rule.learn(list(curves[order[-2]]))  # the second best finished
+    # half-way, Domhan's rule stops some of the 10 worst trainings and none of the 20 best
+    worst = [rule.decide(list(curves[i, :10])) for i in order[:10]]
+    top = [rule.decide(list(curves[i, :10])) for i in order[-21:]]
+    assert sum(d["stop"] for d in worst) >= 2
+    assert all(d["p_better"] < 0.05 for d in worst if d["stop"])
+    assert not any(d["stop"] for d in top)
+    best = rule.decide(list(curves[order[-1], :10]))
+    assert best["p_better"] > 0.5 and math.isfinite(best["predicted_final"])
+    # Vizier's median rule compares the best so far with the finished trainings' running averages, which
+    # the slow first epochs of these curves pull down: it stops only a training far below all of them
+    median = StopRule("median", 0.05, 20, seed=0)
+    for i in order[-11:-1]:
+        median.learn(list(curves[i]))
+    assert not median.decide(list(curves[order[0], :10]))["stop"]
+    assert median.decide(list(curves[order[0], :10] - 30.0))["stop"]
+    assert not median.decide(list(curves[order[-1], :10]))["stop"]
+    assert not StopRule("domhan", 0.05, 20, seed=0).decide(list(curves[order[0], :5]))["stop"]
+
+
+# ---- bad input: one line, exit code 2, nothing written or lost ------------------------------------------------
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--budget-epochs", "3"], "--budget-epochs 3 is too small to train one candidate"),
+        (
+            ["--budget-hours", "0.000001"],
+            "--budget-hours 1e-06 is too small to train one candidate",
+        ),
+        (["--budget-epochs", "8", "--budget-hours", "1"], "give exactly one budget"),
+        (["--budget-epochs", "8", "--dataset", "mnist"], "--dataset 'mnist' is invalid"),
+        (["--budget-epochs", "8", "--prior", "cifar10"], "--prior 'cifar10' is invalid"),
+        (
+            ["--budget-epochs", "8", "--checkpoints", "0.5,1.5"],
+            "--checkpoints '0.5,1.5' is invalid",
+        ),
+        (["--budget-epochs", "8", "--workers", "0"], "--workers 0 is invalid"),
+        (["--budget-epochs", "8", "--set", "lr=fast"], "lr=fast"),
+        (
+            ["--budget-epochs", "8", "--dask-scheduler", "tcp://127.0.0.1:1"],
+            "cannot reach the Dask scheduler at tcp://127.0.0.1:1",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(capsys, tmp_path, args, expected):
+    out = tmp_path / "s"
+    code, _, err = nasscout(capsys, *BASE, *args, "--out", out)
+    assert code == 2
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_dataset_not_available_offline_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NASSCOUT_OFFLINE", "1")
+    monkeypatch.setenv("NASSCOUT_HOME", str(tmp_path / "home"))
+    out = tmp_path / "s"
+    args = ["search", "--dataset", "cifar100", "--budget-epochs", "200", "--prior", "none"]
+    code, _, err = nasscout(capsys, *args, "--out", out)
+    assert code == 2 and "NASSCOUT_OFFLINE=1 forbids downloading" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_existing_out_and_resume_mismatches_are_refused_without_touching_it(
+    finished, capsys, tmp_path
+):
+    out, _ = finished
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", out)
+    assert code == 2 and "exists; add --resume" in err and len(err.strip().splitlines()) == 1
+    code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", out, "--resume", "--seed", "1")
+    assert code == 2 and "cannot resume: --seed 1 differs from the search's 0" in err
+    code, _, err = nasscout(capsys, *BASE, "--budget-epochs", "20", "--out", out, "--resume")
+    assert code == 2 and "--budget-epochs 20 differs" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", empty, "--resume")
+    assert code == 2 and "holds no search" in err
