@@ -246,3 +246,26 @@ def test_existing_out_and_resume_mismatches_are_refused_without_touching_it(
     empty.mkdir()
     code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", empty, "--resume")
     assert code == 2 and "holds no search" in err
+
+
+@pytest.mark.parametrize("cut", ["segment", "decision", "ask"])
+def test_a_journal_cut_after_any_event_resumes_to_the_same_search(finished, tmp_path, capsys, cut):
+    """What a kill leaves between two journal lines (a segment without its decision, a stop without its
+    tell, a candidate asked but not submitted): the resumed search finishes it exactly as the original."""
+    import shutil
+
+    ref, _ = finished
+    out = tmp_path / "cut"
+    shutil.copytree(ref, out)
+    lines = (out / "events.jsonl").read_text().splitlines(keepends=True)
+    want = {"segment": '"status": "paused"', "decision": '"stop": true', "ask": '"e": "ask"'}[cut]
+    hits = [
+        i
+        for i, line in enumerate(lines)
+        if want in line and (cut != "segment" or '"e": "seg' in line)
+    ]
+    at = hits[len(hits) // 2]  # a cut in the middle of the search
+    (out / "events.jsonl").write_text("".join(lines[: at + 1]))
+    code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", out, "--resume", "--quiet")
+    assert code == 0, err
+    assert _trials(out) == _trials(ref)

@@ -135,15 +135,17 @@ class Search:
                         f"this nasscout proposes {int(trial.index)} (another version?); start a new search"
                     )
                 self.trial_of[ev["trial"]] = trial
-            elif ev["e"] == "tell":
-                self._tell(ev["trial"], ev["value"])
-            elif ev["e"] == "segment" and ev["result"]["status"] == "ok":
-                self.rule.learn([_nan(v) for v in ev["result"]["curve"]])
             self.state.apply(ev)
+            if ev["e"] == "tell":
+                self._tell(ev["trial"], ev["value"])
 
     # ---- strategy ----------------------------------------------------------------------------------
     def _tell(self, k: int, value: float | None) -> None:
         t = self.state.trials[k]
+        if (
+            t.status == "finished"
+        ):  # a complete curve: the stop rule compares later trainings with it
+            self.rule.learn([_nan(v) for v in t.curve])
         obs = Observation(
             valid_acc=_nan(value),
             fidelity=self.T,
@@ -223,22 +225,26 @@ class Search:
     def _finished_segment(self, k: int, result: dict[str, Any]) -> int | None:
         """Journal a segment; returns the trial number when it must train on."""
         self.record(segment_event(k, result))
+        return self._conclude(k)
+
+    def _conclude(self, k: int) -> int | None:
+        """After a segment (also one whose decision or tell a kill cut off): decide, tell, or train on."""
         t = self.state.trials[k]
-        curve = [_nan(v) for v in t.curve]
         if t.status in ("finished", "diverged"):
-            if t.status == "finished":
-                self.rule.learn(curve)
+            value = t.valid_acc if t.status == "finished" else None
             best = self.state.best()
-            new_best = best is not None and best.trial == k
+            shown = "diverged" if value is None else f"valid {value:.2f}%"
             self.record(
-                {"e": "tell", "trial": k, "value": t.valid_acc if t.status == "finished" else None},
-                f"trial {k} (cell {t.cell}) {t.status}: valid {t.valid_acc:.2f}%"
-                + (" — new best" if new_best else ""),
+                {"e": "tell", "trial": k, "value": value},
+                f"trial {k} (cell {t.cell}) {t.status}: {shown}"
+                + (" — new best" if best is not None and best.trial == k else ""),
             )
-            self._tell(k, t.valid_acc if t.status == "finished" else None)
+            self._tell(k, value)
             return None
-        d = self.rule.decide(curve)
-        target = self._next_target(t.epochs_done)
+        if t.status == "stopped":  # decided, not yet told
+            self._tell_stopped(k)
+            return None
+        d = self.rule.decide([_nan(v) for v in t.curve])
         self.record(
             {
                 "e": "decision",
@@ -247,16 +253,22 @@ class Search:
                 "predicted_final": d["predicted_final"],
                 "p_better": d["p_better"],
                 "reason": d["reason"],
-                "target": target,
+                "target": self._next_target(t.epochs_done),
             },
             f"trial {k} (cell {t.cell}): {d['reason']}",
         )
         if not d["stop"]:
             return k
-        told = d["predicted_final"] if d["predicted_final"] is not None else t.valid_acc
-        self.record({"e": "tell", "trial": k, "value": told})
-        self._tell(k, told)
+        self._tell_stopped(k)
         return None
+
+    def _tell_stopped(self, k: int) -> None:
+        """A stopped training's value for the strategy: the extrapolated final (Domhan et al.), else the
+        last value seen."""
+        t = self.state.trials[k]
+        value = t.predicted_final if t.predicted_final is not None else t.valid_acc
+        self.record({"e": "tell", "trial": k, "value": value})
+        self._tell(k, value)
 
     # ---- the loop ----------------------------------------------------------------------------------
     def run(self, executor_factory: Callable[[], Any]) -> dict[str, Any]:
@@ -285,7 +297,12 @@ class Search:
 
     def _loop(self, ex: Any, slots: int) -> None:
         running: dict[Future, int] = {}
-        for k, t in sorted(self.state.trials.items()):  # resumed: what was training trains on
+        for k, t in sorted(self.state.trials.items()):  # resumed: finish what a kill cut short
+            if k not in self.state.told and (
+                not t.active or (t.epochs_done and t.epochs_done >= t.target)
+            ):
+                if self._conclude(k) is None:
+                    continue
             if t.active:
                 self._submit(ex, k, running)
         while True:
