@@ -233,17 +233,17 @@ def _text(s: dict[str, Any], paths: dict[str, Path]) -> str:
     unit = "epochs" if b["unit"] == "epochs" else "h"
     lines = [
         f"search on {s['dataset']} ({s['preset']}, {s['epochs']} epochs per training), seed {s['seed']}",
-        f"  budget      {b['spent']:.4g} of {b['total']:.4g} {unit}: {b['spent_epochs']} epochs trained, "
+        f"  budget          {b['spent']:.4g} of {b['total']:.4g} {unit}: {b['spent_epochs']} epochs trained, "
         f"{b['spent_train_s']:.0f} s training + {b['screen_s']:.1f} s screening",
-        f"  trials      {len(s['trials'])} trained, {a['stopped_trials']} stopped early "
+        f"  trials          {len(s['trials'])} trained, {a['stopped_trials']} stopped early "
         f"({a['stopped_epochs']} epochs avoided), {a['screened_out']} screened out without training",
     ]
     if best is not None:
         lines += [
-            f"  best        cell {best['cell']} {best['arch']}",
-            f"              valid {best['valid_acc']:.2f}%  test {best['test_acc']:.2f}%  "
+            f"  best            cell {best['cell']} {best['arch']}",
+            f"                  valid {best['valid_acc']:.2f}%  test {best['test_acc']:.2f}%  "
             f"params {best['params_m']:.4f} M",
         ]
     for name, p in sorted(paths.items()):
-        lines.append(f"  {name:<11} {p}")
+        lines.append(f"  {name:<15} {p}")
     return "\n".join(lines)

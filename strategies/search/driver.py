@@ -173,7 +173,7 @@ class Search:
                 "screen_s": screen_s,
                 "screened": scored,
             },
-            f"screened {scored} candidates so far; chose cell {idx} as trial {k}",
+            f"trial {k}: cell {idx}, the screen's pick ({scored} candidates scored so far)",
         )
         return k
 
@@ -218,9 +218,12 @@ class Search:
             run_segment, str(self.store), t.cell, TRAIN_SEED, stop_after, self.opts.device, 1
         )
         running[fut] = k
-        self.on_event(
-            f"trial {k} (cell {t.cell}): training epochs {t.epochs_done + 1}-{target}", self.state
+        span = (
+            f"epoch {target}"
+            if target == t.epochs_done + 1
+            else f"epochs {t.epochs_done + 1}-{target}"
         )
+        self.on_event(f"trial {k} (cell {t.cell}): training {span}", self.state)
 
     def _finished_segment(self, k: int, result: dict[str, Any]) -> int | None:
         """Journal a segment; returns the trial number when it must train on."""
