@@ -107,10 +107,10 @@ class OneShotBenchmark:
 
     def _static(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from surrogate.costmodel import flops_m, params_m
-        from surrogate.training.data import DATASETS
+        from surrogate.training.data import dataset_info
 
         p = self.header["preset"]
-        _, n_classes, channels, native = DATASETS[self.datasets[0]]
+        _, n_classes, channels, native = dataset_info(self.datasets[0])
         side = p.get("image_size") or native
         fl = flops_m(idx, n_classes=n_classes, C=p["C"], N=p["N"], input_hw=side)
         fl = fl - (3 - channels) * 9 * p["C"] * side * side / 1e6  # the stem's real input channels

@@ -269,3 +269,111 @@ def test_a_journal_cut_after_any_event_resumes_to_the_same_search(finished, tmp_
     code, _, err = nasscout(capsys, *BASE, *BUDGET, "--out", out, "--resume", "--quiet")
     assert code == 0, err
     assert _trials(out) == _trials(ref)
+
+
+# ---- your own data: npz:PATH ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def own_npz(tmp_path_factory) -> Path:
+    """A user's data set made of real images: five Fashion-MNIST classes, 700 training and 300 test images."""
+    from surrogate.training.data import _fashion_mnist, data_root, prepare_fashion_mnist
+
+    root = prepare_fashion_mnist(data_root())
+    x, y = _fashion_mnist(root, train=True)
+    xt, yt = _fashion_mnist(root, train=False)
+    keep, keept = np.flatnonzero(y < 5)[:700], np.flatnonzero(yt < 5)[:300]
+    path = tmp_path_factory.mktemp("own") / "mydata.npz"
+    np.savez(
+        path, x_train=x[keep, :, :, 0], y_train=y[keep], x_test=xt[keept, :, :, 0], y_test=yt[keept]
+    )
+    return path
+
+
+OWN_SETS = [
+    "--set",
+    "n_train=400",
+    "--set",
+    "n_valid=200",
+    "--set",
+    "n_test=200",
+    "--set",
+    "batch_size=64",
+]
+
+
+def test_a_search_on_your_own_npz_images(own_npz, tmp_path, capsys):
+    from surrogate.training.runstore import file_settings
+
+    out = tmp_path / "own"
+    args = [
+        "search",
+        "--dataset",
+        f"npz:{own_npz}",
+        "--epochs",
+        "3",
+        *OWN_SETS,
+        "--budget-epochs",
+        "6",
+    ]
+    code, stdout, err = nasscout(capsys, *args, "--out", out, "--quiet", "--json")
+    assert code == 0, err
+    brief = json.loads(stdout)
+    assert brief["dataset"] == f"npz:{own_npz.resolve()}" and brief["best"] is not None
+    settings = json.loads((out / "runs.runs" / "settings.json").read_text())
+    assert settings["dataset"] == brief["dataset"] and len(settings["data_sha256"]) == 64
+    assert file_settings(out / "runs.h5")["data_sha256"] == settings["data_sha256"]
+    # other contents under the same path are another data set: the search refuses to mix their runs
+    x = dict(np.load(own_npz))
+    x["y_train"] = x["y_train"][::-1].copy()
+    moved = tmp_path / "moved.npz"
+    os.replace(own_npz, moved)
+    try:
+        np.savez(own_npz, **x)
+        code, _, err = nasscout(capsys, *args, "--out", out, "--resume", "--quiet")
+    finally:
+        os.replace(moved, own_npz)
+    assert code == 2 and "refusing to mix them" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: p, "does not exist"),
+        (lambda p: (np.savez(p, x_train=np.zeros((4, 8, 8), np.uint8)), p)[1], "lacks y_train"),
+        (
+            lambda p: (
+                np.savez(
+                    p,
+                    x_train=np.zeros((4, 8, 6), np.uint8),
+                    y_train=np.arange(4),
+                    x_test=np.zeros((2, 8, 6), np.uint8),
+                    y_test=np.arange(2),
+                ),
+                p,
+            )[1],
+            "x_train has shape (4, 8, 6, 1)",
+        ),  # fmt: skip
+        (lambda p: (p.write_bytes(b"not a zip"), p)[1], "is not a readable .npz"),
+    ],
+)
+def test_bad_npz_files_are_one_line(capsys, tmp_path, make, expected):
+    path = make(tmp_path / "bad.npz")
+    out = tmp_path / "s"
+    code, _, err = nasscout(
+        capsys, "search", "--dataset", f"npz:{path}", "--budget-epochs", "40", "--out", out
+    )
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_preset_larger_than_your_data_says_how_to_fit_it(own_npz, capsys, tmp_path):
+    code, _, err = nasscout(
+        capsys,
+        "search",
+        "--dataset",
+        f"npz:{own_npz}",
+        "--budget-epochs",
+        "40",
+        "--out",
+        tmp_path / "s",
+    )
+    assert code == 2 and "exceed the 700 training images" in err and "--set n_train=" in err

@@ -102,7 +102,11 @@ def _prepare_folder(out: Path, opts: Any, resume: bool) -> dict[str, Any] | None
 
 
 @click.command("search")
-@click.option("--dataset", required=True, help="fashion-mnist, cifar10 or cifar100.")
+@click.option(
+    "--dataset",
+    required=True,
+    help="fashion-mnist, cifar10, cifar100, or npz:PATH (your own images).",
+)
 @click.option("--preset", default="cpu-mini", show_default=True, help="cpu-mini or nb201.")
 @click.option("--epochs", type=int, default=None, help="Training schedule (default: the preset's).")
 @click.option(

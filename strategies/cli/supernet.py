@@ -160,7 +160,7 @@ def score(
     from surrogate.atomic import atomic_write
     from surrogate.costmodel import params_m
     from surrogate.spaces.nb201 import NB201Space
-    from surrogate.training.data import DATASETS
+    from surrogate.training.data import dataset_info
     from surrogate.training.supernet_score import ScoreCache, ScoreSettings, supernet_scores
     from surrogate.training.supernet_train import check_trained, read_supernet_file
     from surrogate.training.trainer import check_device
@@ -205,7 +205,7 @@ def score(
     wall = time.perf_counter() - t0
     n_scored = bars[0].total if bars else 0
     reps = space.canonical_indices(idx)
-    n_classes = DATASETS[header["dataset"]][1]
+    n_classes = dataset_info(header["dataset"])[1]
     params = params_m(idx, n_classes=n_classes, C=header["preset"]["C"], N=header["preset"]["N"])
     losses = ScoreCache(file, settings).loss[idx]
     lines = ["cell,arch,score,loss,class_id,scored_as,score_seconds,params_m"]

@@ -279,9 +279,7 @@ class Search:
         slots)."""
         from surrogate.training.runstore import RunStore
 
-        RunStore(
-            self.store, self.opts.dataset, self.preset
-        )  # created (or checked) before any worker opens it
+        store = RunStore(self.store, self.opts.dataset, self.preset)  # created or checked first
         restarts = 0
         while True:
             try:
@@ -296,6 +294,7 @@ class Search:
                         f"training workers died {restarts} times; rerun with --resume to continue"
                     ) from None
                 print("nasscout: a training worker died; resuming its training", file=sys.stderr)
+        store.consolidate()  # runs.h5 answers like any benchmark (nasscout bench info / query)
         return self.write_summary(finished=True)
 
     def _loop(self, ex: Any, slots: int) -> None:

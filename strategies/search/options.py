@@ -24,9 +24,8 @@ EARLY_STOP_RULES = ("domhan", "median", "none")
 # where a training may be stopped, as fractions of its schedule (Domhan et al. check periodically; 25% first:
 # on our Fashion-MNIST curves the first epochs say little, see strategies/pruning.py)
 DEFAULT_CHECKPOINTS = (0.25, 0.5, 0.75)
-TRAIN_SEED = (
-    0  # every candidate trains with seed 0, as our data sets: a search's trainings are comparable
-)
+# every candidate trains with seed 0, as our data sets: a search's trainings are comparable with them
+TRAIN_SEED = 0
 WHERE = ("workers", "dask_scheduler", "device")  # may differ on --resume
 
 
@@ -112,15 +111,20 @@ def check_options(opts: SearchOptions) -> SearchOptions:
     """Validated options with the preset's epochs and the prior resolved (nothing heavy is loaded)."""
     from surrogate.training.data import canonical_dataset
     from surrogate.training.presets import get_preset
+    from surrogate.training.userdata import is_user_dataset
 
-    try:
-        ds = canonical_dataset(opts.dataset)
-    except NasscoutError:
-        ds = None
-    if ds not in SEARCH_DATASETS:
-        raise NasscoutError(
-            f"--dataset {opts.dataset!r} is invalid; accepted: {', '.join(SEARCH_DATASETS)}"
-        )
+    if is_user_dataset(opts.dataset):
+        ds = canonical_dataset(opts.dataset)  # one line when the file does not exist
+    else:
+        try:
+            ds = canonical_dataset(opts.dataset)
+        except NasscoutError:
+            ds = None
+        if ds not in SEARCH_DATASETS:
+            raise NasscoutError(
+                f"--dataset {opts.dataset!r} is invalid; accepted: {', '.join(SEARCH_DATASETS)}, or "
+                "npz:PATH (your own images)"
+            )
     preset = get_preset(opts.preset, dict(opts.overrides))  # one line for an unknown name or option
     if (opts.budget_epochs is None) == (opts.budget_hours is None):
         raise NasscoutError("give exactly one budget: --budget-epochs E or --budget-hours H")
@@ -144,8 +148,8 @@ def check_options(opts: SearchOptions) -> SearchOptions:
             f"--early-stop-threshold {opts.threshold!r} is invalid; accepted: a probability in (0, 1)"
         )
     prior = str(opts.prior).strip()
-    if prior == "auto":
-        prior = DEFAULT_PRIOR[ds]
+    if prior == "auto":  # your own data: NB201 CIFAR-10 (the most general of NB201's three)
+        prior = DEFAULT_PRIOR.get(ds, "nb201:cifar10")
     if prior != "none":
         bench, _, source = prior.partition(":")
         if bench != "nb201" or not source:

@@ -25,9 +25,9 @@ def screen_tables(
 ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray | None]:
     """(proxies (n_cells, 2) higher = better, their names, prior column or None)."""
     from surrogate.costmodel import flops_m, params_m
-    from surrogate.training.data import DATASETS
+    from surrogate.training.data import dataset_info
 
-    _, n_classes, _, native = DATASETS[dataset]
+    _, n_classes, _, native = dataset_info(dataset)
     side = preset.image_size or native
     cells = np.arange(space.n_cells)
     params = params_m(cells, n_classes=n_classes, C=preset.C, N=preset.N)

@@ -253,9 +253,9 @@ class TrainingBenchmark:
             else:
                 todo.append(i)
         if todo:
-            from surrogate.training.data import DATASETS
+            from surrogate.training.data import dataset_info
 
-            _, n_classes, channels, native = DATASETS[self.dataset_name]
+            _, n_classes, channels, native = dataset_info(self.dataset_name)
             side = self.preset.image_size or native
             fl = flops_m(
                 idx[todo], n_classes=n_classes, C=self.preset.C, N=self.preset.N, input_hw=side

@@ -56,10 +56,24 @@ DEBIAN_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 def canonical_dataset(name: str) -> str:
     """The canonical training-dataset name, or a one-line error listing the accepted ones."""
+    from surrogate.training.userdata import canonical_user_dataset, is_user_dataset
+
+    if is_user_dataset(name):
+        return canonical_user_dataset(name)
     key = str(name).lower()
     if key not in ALIASES:
-        raise NasscoutError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}")
+        raise NasscoutError(
+            f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}, or npz:PATH (your own images)"
+        )
     return ALIASES[key]
+
+
+def dataset_info(name: str) -> tuple[str, int, int, int]:
+    """(loader, classes, channels, native side) of a built-in dataset or an ``npz:`` file."""
+    from surrogate.training.userdata import is_user_dataset, user_dataset_info
+
+    name = canonical_dataset(name)
+    return user_dataset_info(name) if is_user_dataset(name) else DATASETS[name]
 
 
 def data_root() -> Path:
@@ -137,6 +151,11 @@ def _fashion_mnist(root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def _torchvision(dataset: str, root: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images NHWC, int64 labels) of one official split."""
+    from surrogate.training.userdata import is_user_dataset, load_user_dataset
+
+    if is_user_dataset(dataset):
+        x_train, y_train, x_test, y_test = load_user_dataset(dataset)
+        return (x_train, y_train) if train else (x_test, y_test)
     if dataset == "fashion-mnist" and all(
         (root / "FashionMNIST" / "raw" / f).is_file() for f in FMNIST_FILES
     ):
@@ -205,11 +224,15 @@ def load_splits(dataset: str, preset: Any) -> Splits:
     n_train = preset.n_train if preset.n_train is not None else n_total - n_valid
     if n_valid + n_train > n_total:
         raise NasscoutError(
-            f"n_train={n_train} + n_valid={n_valid} exceed the {n_total:,} training images of {dataset}"
+            f"n_train={n_train} + n_valid={n_valid} exceed the {n_total:,} training images of {dataset}; "
+            "choose smaller ones (e.g. --set n_train=N --set n_valid=M)"
         )
     n_test = preset.n_test if preset.n_test is not None else len(x_test)
     if n_test > len(x_test):
-        raise NasscoutError(f"n_test={n_test} exceeds the {len(x_test):,} test images of {dataset}")
+        raise NasscoutError(
+            f"n_test={n_test} exceeds the {len(x_test):,} test images of {dataset}; choose a smaller "
+            "one (e.g. --set n_test=N)"
+        )
     rng = np.random.default_rng(preset.split_seed)
     perm = rng.permutation(n_total)
     valid_idx = np.sort(perm[:n_valid])
@@ -235,7 +258,7 @@ def load_splits(dataset: str, preset: Any) -> Splits:
     train_x = to_tensor(x_train[train_idx])
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True)
-    _, n_classes, channels, side = DATASETS[dataset]
+    _, n_classes, channels, side = dataset_info(dataset)
     splits = Splits(
         dataset=dataset,
         train_x=train_x,

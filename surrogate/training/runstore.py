@@ -71,12 +71,19 @@ def file_lock(path: Path, *, blocking: bool = True) -> Iterator[bool]:
 
 
 def make_settings(dataset: str, preset: Preset) -> dict[str, Any]:
-    return {
+    from surrogate.training.userdata import is_user_dataset, user_dataset_sha256
+
+    out = {
         "schema": RUNS_SCHEMA,
         "version": RUNS_VERSION,
         "dataset": canonical_dataset(dataset),
         "preset": preset.settings(),
     }
+    if is_user_dataset(
+        out["dataset"]
+    ):  # your own file: its contents, not only its path, define the runs
+        out["data_sha256"] = user_dataset_sha256(out["dataset"])
+    return out
 
 
 def _describe(settings: dict[str, Any]) -> str:
@@ -203,6 +210,15 @@ class RunStore:
         return cls(path, settings["dataset"], preset_from_settings(settings["preset"]))
 
     # ---- one run -----------------------------------------------------------------------------------
+    @property
+    def group(self) -> str:
+        """The dataset's group in FILE.h5: its name, or for your own ``npz:`` file a name without slashes
+        (``npz-STEM-SHA8``), which ``nasscout bench query FILE.h5 --dataset`` takes."""
+        if "data_sha256" not in self.settings:
+            return self.dataset
+        stem = Path(self.dataset.split(":", 1)[1]).stem
+        return f"npz-{stem}-{self.settings['data_sha256'][:8]}"
+
     def run_dir(self, cell: int, seed: int) -> Path:
         return self.runs / f"c{int(cell):05d}-s{int(seed)}"
 
@@ -256,7 +272,7 @@ class RunStore:
         data = read_store(self.path, rebuild_hint="rebuild it with `nasscout data build-fullruns`")
         a = data.arrays
         E = self.preset.epochs
-        pre = f"{self.dataset}/fid_{E}"
+        pre = f"{self.group}/fid_{E}"
         seeds = [int(s) for s in data.group_attrs.get(pre, {}).get("seeds", [])]
         codes = {v: k for k, v in STATUS_CODES.items()}
         out = {}
@@ -280,8 +296,8 @@ class RunStore:
                     "valid_acc": float(a[f"{pre}/valid_acc"][row, col]),
                     "test_acc": float(a[f"{pre}/test_acc"][row, col]),
                     "train_time_s": float(a[f"{pre}/train_time_s"][row, col]),
-                    "params_m": float(a[f"{self.dataset}/static/params_m"][row]),
-                    "flops_m": float(a[f"{self.dataset}/static/flops_m"][row]),
+                    "params_m": float(a[f"{self.group}/static/params_m"][row]),
+                    "flops_m": float(a[f"{self.group}/static/flops_m"][row]),
                     "curves": curves,
                 }
         self._file_cache = (mtime, out)
@@ -323,7 +339,7 @@ class RunStore:
                 for m in CURVE_METRICS:
                     curves[m][i, j] = r["curves"][m]
                 params[i], flops[i] = r["params_m"], r["flops_m"]
-            ds, pre = self.dataset, f"{self.dataset}/fid_{E}"
+            ds, pre = self.group, f"{self.group}/fid_{E}"
             arrays = {
                 "cells": cells,
                 f"{pre}/valid_acc": valid,
