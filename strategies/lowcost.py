@@ -156,6 +156,7 @@ class LowCost(Strategy):
         self._scored = np.zeros(n, dtype=bool)  # proxies charged for these cells
         self._overhead = 0.0  # charged to the next trial asked
         self._queue: deque[tuple[int, int, _Round | None]] = deque()
+        self._pick_score: dict[int, float] = {}
         self._owner: dict[int, _Round] = {}
         self._top_obs: dict[
             int, float
@@ -207,6 +208,8 @@ class LowCost(Strategy):
             self._plan()
         index, fid, rnd = self._queue.popleft()
         info: dict[str, Any] = {"phase": "screen" if rnd is not None else "final"}
+        if index in self._pick_score:  # the screen's value for it (acquisition or free score)
+            info["score"] = self._pick_score.pop(index)
         if self._overhead > 0:
             info["overhead_s"] = self._overhead
             self._overhead = 0.0
@@ -240,7 +243,10 @@ class LowCost(Strategy):
         self._scored[new] = True
         self._charge(len(new) * self._proxy_s)
         k = self.n_screen if self.low is not None else self.batch_size
-        chosen = pool[top_k(self._scores(pool), min(k, len(pool)))]
+        scores = self._scores(pool)
+        picked = top_k(scores, min(k, len(pool)))
+        chosen = pool[picked]
+        self._pick_score.update(zip(chosen.tolist(), scores[picked].tolist()))
         self._seen.add(chosen)
         if self.low is None:
             self._queue.extend((int(c), self.top, None) for c in chosen)

@@ -41,6 +41,10 @@ def _nan(v: Any) -> float:
     return math.nan if v is None else float(v)
 
 
+def _finite(v: Any) -> float | None:
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
 def segment_event(trial: int, r: dict[str, Any]) -> dict[str, Any]:
     """The journal line of a finished segment (NaN written as null)."""
 
@@ -169,7 +173,7 @@ class Search:
                 "trial": k,
                 "cell": idx,
                 "arch": self.space.format(idx),
-                "score": None,
+                "score": _finite(trial.info.get("score")),
                 "screen_s": screen_s,
                 "screened": scored,
             },
