@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_calls import nasscout
 
 from strategies.cli.main import main
 from strategies.registry import STRATEGIES
@@ -19,17 +20,6 @@ from strategies.results import COLUMNS, load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL = COLUMNS.index("wall_time_s")
-
-
-def nasscout(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process: (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _without_wall(path: Path) -> list[list[str]]:

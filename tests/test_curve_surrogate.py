@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_calls import nasscout
 
 from predictors.curve_surrogate_fit import (
     check_rungs,
@@ -17,7 +18,6 @@ from predictors.curve_surrogate_fit import (
     fit_noise,
     load_component_models,
 )
-from strategies.cli.main import main
 from strategies.curve_validate import validate_curves
 from strategies.runner import Runner
 from surrogate.curve_parts import CurveNoise, fit_representation, reconstruct
@@ -31,16 +31,6 @@ MINI = REPO / "datasets" / "nb201-fmnist-mini.h5"
 LONG = REPO / "datasets" / "nb201-fmnist-long.h5"
 QUICK = {"n_members": 1, "n_estimators": 60}
 DS = "fashion-mnist"
-
-
-def nasscout(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

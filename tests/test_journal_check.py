@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_calls import nasscout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,16 +27,6 @@ from strategies.results import COLUMNS, results_text
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL = COLUMNS.index("wall_time_s")
-
-
-def nasscout(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

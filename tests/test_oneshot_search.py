@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_calls import nasscout
 
 from strategies.cli.main import main
 from strategies.oneshot import METHODS, available_methods, method_class
@@ -27,16 +28,6 @@ OPTS = {
     "rsws": ["n_sample=16", "top_k=3", "probe_cells=2"],
     "enas": ENAS_FAST,
 }
-
-
-def nasscout(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _search_args(method: str, out: Path, budget: int = 2, seed: int = 0) -> list[str]:

@@ -295,15 +295,9 @@ def test_benchmarks_without_curves_are_refused(nb201):
 
 # ---- nasscout run --early-stop -------------------------------------------------------------------------
 def _cli(capsys, *args) -> tuple[int, str, str]:
-    from strategies.cli.main import main
+    from cli_calls import nasscout
 
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return nasscout(capsys, *args)
 
 
 def test_cli_early_stop_recorded_reported_and_resumed_exactly(capsys, tmp_path):

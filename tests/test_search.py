@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_calls import nasscout
 
-from strategies.cli.main import main
 from strategies.search.screen import StopRule
 from surrogate.training.presets import get_preset
 from surrogate.training.trainer import RunSpec, train_run
@@ -28,16 +28,6 @@ T = 4
 BASE = ["search", "--dataset", "fashion-mnist", "--epochs", str(T), "--early-stop-threshold", "0.5",
         *SETS]  # fmt: skip
 BUDGET = ["--budget-epochs", "16"]
-
-
-def nasscout(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _trials(folder: Path) -> list[tuple]:

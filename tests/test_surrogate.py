@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_calls import nasscout
 
 from predictors.surrogate_fit import answerable_cells, fit_surrogate, load_models
-from strategies.cli.main import main
 from strategies.surrogate_validate import noise_check, open_truth, validate
 from surrogate.errors import DataError, NasscoutError
 from surrogate.fitted import MAGIC, SurrogateBenchmark, read_header
@@ -29,16 +29,6 @@ JSON_FIELDS = (
     "n_strategies",
     "n_seeds",
 )
-
-
-def nasscout(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -35,26 +35,7 @@ def run_task(
     store_path: str, cell: int, seed: int, device: str = "auto", threads: int = 1
 ) -> dict[str, Any]:
     """Train one (cell, seed) of a store to completion, resuming its checkpoint; idempotent."""
-    from surrogate.training.runstore import RunStore
-    from surrogate.training.trainer import RunSpec, train_run
-
-    store = RunStore.open(store_path)
-    with store.run_lock(cell, seed):
-        done = store.result(cell, seed)
-        if done is not None:
-            return done
-        spec = RunSpec(
-            store.dataset,
-            store.preset,
-            cell,
-            seed,
-            checkpoint=store.checkpoint_path(cell, seed),
-            device=device,
-            threads=threads,
-        )
-        result = train_run(spec)
-        store.write_result(result)
-        return result
+    return run_segment(store_path, cell, seed, None, device, threads)
 
 
 def run_segment(
