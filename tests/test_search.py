@@ -367,3 +367,40 @@ def test_a_preset_larger_than_your_data_says_how_to_fit_it(own_npz, capsys, tmp_
         tmp_path / "s",
     )
     assert code == 2 and "exceed the 700 training images" in err and "--set n_train=" in err
+
+
+def test_hours_budget_and_two_local_workers(tmp_path, capsys):
+    out = tmp_path / "hours"
+    args = [*BASE, "--budget-hours", "0.004", "--workers", "2", "--out", out, "--quiet", "--json"]
+    code, stdout, err = nasscout(capsys, *args)
+    assert code == 0, err
+    s = json.loads(stdout)
+    b = s["budget"]
+    assert s["where"] == "2 local processes" and b["unit"] == "hours" and b["total"] == 0.004
+    assert b["spent"] == pytest.approx((b["spent_train_s"] + b["screen_s"]) / 3600)
+    assert 0 < b["spent"] and s["n_trials"] >= 2
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["full_training_s"] > 0 and meta["where"]["workers"] == 2
+
+
+def test_the_live_view_says_what_trains_the_best_and_what_was_stopped(finished):
+    import io
+
+    from strategies.search.live import LiveView, status_line
+    from strategies.search.options import SearchOptions, check_options
+    from strategies.search.state import EventLog, SearchState
+
+    out, _ = finished
+    opts = check_options(SearchOptions(dataset="fashion-mnist", budget_epochs=16, epochs=T))
+    state = SearchState(T)
+    events = EventLog(out).read()
+    for ev in events[: len(events) // 2]:
+        state.apply(ev)
+    line = status_line(state, opts)
+    assert line.startswith(f"budget {state.spent_epochs}/16 epochs")
+    best = state.best()
+    assert best is None or f"best {best.valid_acc:.2f}% (#{best.trial}" in line
+    assert f"stopped {sum(t.status == 'stopped' for t in state.trials.values())}" in line
+    stream = io.StringIO()
+    LiveView(opts, stream=stream)("trial 3 (cell 7): stopped at epoch 2: P(...)", state)
+    assert stream.getvalue().endswith("trial 3 (cell 7): stopped at epoch 2: P(...)\n")
