@@ -195,6 +195,7 @@ def test_domhan_rule_stops_a_poor_real_curve_and_keeps_the_best():
             "--checkpoints '0.5,1.5' is invalid",
         ),
         (["--budget-epochs", "8", "--workers", "0"], "--workers 0 is invalid"),
+        (["--budget-epochs", "8", "--dask-local", "0"], "--dask-local 0 is invalid"),
         (["--budget-epochs", "8", "--set", "lr=fast"], "lr=fast"),
         (
             ["--budget-epochs", "8", "--dask-scheduler", "tcp://127.0.0.1:1"],

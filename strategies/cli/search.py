@@ -19,11 +19,15 @@ def _executor(opts: Any):
     """(executor, where, slots): a Dask cluster's workers, or a pool of local processes."""
     from surrogate.training.executors import dask_client
 
-    if opts.dask_scheduler is not None:
-        with dask_client(scheduler=opts.dask_scheduler) as client:
+    if opts.dask_scheduler is not None or opts.dask_local is not None:
+        with dask_client(local=opts.dask_local, scheduler=opts.dask_scheduler) as client:
             n = len(client.scheduler_info().get("workers", {}))
-            slots = max(n, opts.workers, 1)
-            where = f"Dask scheduler {opts.dask_scheduler} ({n} workers)"
+            slots = max(n, opts.workers if opts.dask_scheduler else 1)
+            where = (
+                f"Dask scheduler {opts.dask_scheduler} ({n} workers)"
+                if opts.dask_scheduler
+                else f"local Dask cluster of {n} workers"
+            )
             yield client.get_executor(pure=False, retries=2), where, slots
         return
     import multiprocessing
@@ -119,6 +123,9 @@ def _prepare_folder(out: Path, opts: Any, resume: bool) -> dict[str, Any] | None
 @click.option(
     "--dask-scheduler", default=None, metavar="ADDR", help="tcp://HOST:PORT of a cluster."
 )
+@click.option(
+    "--dask-local", type=int, default=None, metavar="N", help="A local Dask cluster of N."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Search seed.")
 @click.option("--prior", default="auto", show_default=True, help="nb201:DATASET, auto or none.")
 @click.option(
@@ -160,6 +167,7 @@ def search(**kw: Any) -> None:
             checkpoints=parse_checkpoints(kw["checkpoints"]),
             workers=kw["workers"],
             dask_scheduler=kw["dask_scheduler"],
+            dask_local=kw["dask_local"],
             device=kw["device"],
             overrides=tuple(parse_overrides(kw["sets"]).items()),
         )

@@ -26,7 +26,7 @@ EARLY_STOP_RULES = ("domhan", "median", "none")
 DEFAULT_CHECKPOINTS = (0.25, 0.5, 0.75)
 # every candidate trains with seed 0, as our data sets: a search's trainings are comparable with them
 TRAIN_SEED = 0
-WHERE = ("workers", "dask_scheduler", "device")  # may differ on --resume
+WHERE = ("workers", "dask_scheduler", "dask_local", "device")  # may differ on --resume
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class SearchOptions:
     checkpoints: tuple[float, ...] = DEFAULT_CHECKPOINTS
     workers: int = 1
     dask_scheduler: str | None = None
+    dask_local: int | None = None
     device: str = "auto"
     epochs: int | None = (
         None  # the training schedule; None = the preset's (filled by check_options)
@@ -139,6 +140,10 @@ def check_options(opts: SearchOptions) -> SearchOptions:
     if isinstance(opts.seed, bool) or not isinstance(opts.seed, int) or opts.seed < 0:
         raise NasscoutError(f"--seed {opts.seed!r} is invalid; accepted: an integer >= 0")
     _positive_int("--workers", opts.workers)
+    if opts.dask_local is not None:
+        _positive_int("--dask-local", opts.dask_local)
+        if opts.dask_scheduler is not None:
+            raise NasscoutError("give either --dask-local or --dask-scheduler, not both")
     if opts.early_stop not in EARLY_STOP_RULES:
         raise NasscoutError(
             f"--early-stop {opts.early_stop!r} is invalid; accepted: {', '.join(EARLY_STOP_RULES)}"
@@ -175,6 +180,7 @@ def check_options(opts: SearchOptions) -> SearchOptions:
         checkpoints=tuple(opts.checkpoints),
         workers=opts.workers,
         dask_scheduler=opts.dask_scheduler,
+        dask_local=opts.dask_local,
         device=opts.device,
         epochs=epochs,
         overrides=tuple(sorted(opts.overrides)),
@@ -189,5 +195,5 @@ def compare_for_resume(had: dict[str, Any], opts: SearchOptions) -> None:
             flag = "--" + key.replace("_", "-")
             raise NasscoutError(
                 f"cannot resume: {flag} {value!r} differs from the search's {had[key]!r} (meta.json); "
-                "repeat the original options (only --workers, --dask-scheduler and --device may change)"
+                "repeat the original options (only --workers, --dask-scheduler, --dask-local and --device may change)"
             )
