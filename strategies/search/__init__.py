@@ -5,8 +5,9 @@ Layout of a search directory (``--out DIR``); every file is replaced atomically:
 
 ``meta.json``      the options (what a ``--resume`` must repeat), versions, start time.
 ``events.jsonl``   the journal, one JSON object per line, appended and fsynced: ``ask`` (a candidate chosen,
-                   with what screening it cost), ``segment`` (epochs trained, partial curve), ``decision``
-                   (continue / stop, with the extrapolated final and P(final > best)), ``tell``. A resume
+                   with its screen score and what screening cost), ``submit`` (its first segment's target
+                   epoch), ``segment`` (epochs trained, partial curve), ``decision`` (continue / stop, with the
+                   extrapolated final and P(final > best)), ``tell`` (the value the strategy heard). A resume
                    replays it, then resubmits what was running; the trainings resume from their checkpoints.
 ``runs.h5`` + ``runs.h5.runs/``  the run store of this search (``surrogate.training.runstore``).
 ``summary.json``   the state a person reads (the live view's data, rewritten after every event; its schema
