@@ -219,7 +219,11 @@ def import_table_cmd(
 
 
 @data.command("build-fullruns")
-@click.option("--dataset", required=True, help="fashion-mnist, cifar10 or cifar100.")
+@click.option(
+    "--dataset",
+    required=True,
+    help="fashion-mnist, cifar10, cifar100, or npz:PATH (your own images).",
+)
 @click.option("--preset", default="cpu-mini", show_default=True, help="cpu-mini or nb201.")
 @click.option("--cells", type=int, required=True, help="How many cells (a prefix of a fixed list).")
 @click.option("--store", required=True, type=click.Path(dir_okay=False), help="Run store FILE.h5.")

@@ -30,7 +30,11 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 @click.command("train")
 @click.option("--arch", required=True, help="An arch string '|op~0|+|...|' or an index 0..15624.")
-@click.option("--dataset", required=True, help="fashion-mnist, cifar10 or cifar100.")
+@click.option(
+    "--dataset",
+    required=True,
+    help="fashion-mnist, cifar10, cifar100, or npz:PATH (your own images).",
+)
 @click.option("--preset", default="cpu-mini", show_default=True, help="cpu-mini or nb201.")
 @click.option("--epochs", type=int, default=None, help="Override the preset's epochs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Training seed.")
