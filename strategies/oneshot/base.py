@@ -45,6 +45,17 @@ class OneShotMethod(ABC):
         always ``train_loss`` (mean loss of the shared-weight steps; the driver plots and shows it), plus
         anything method-specific (the current best cell and its score...)."""
 
+    def finish_if_last(self, row: dict[str, Any], epoch: int, n_epochs: int) -> dict[str, Any]:
+        """On the last budget epoch, choose the final cells (the method's ``_select()``, kept as
+        ``self.outcome``) and add the best one and its score to the epoch's row."""
+        if epoch + 1 == n_epochs:
+            self.outcome = self._select()  # type: ignore[attr-defined]
+            row["best_cell"], row["best_score"] = (
+                self.outcome["chosen"][0],
+                self.outcome["scores"][0],
+            )
+        return row
+
     @abstractmethod
     def result(self) -> OneShotOutcome:
         """The chosen cell(s) given the state now (called after the last epoch, or earlier to peek)."""

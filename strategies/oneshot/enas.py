@@ -145,13 +145,7 @@ class ENAS(OneShotMethod):
             "entropy": float(np.mean(entropies)),
             "greedy_cell": greedy,
         }
-        if epoch + 1 == n_epochs:
-            self.outcome = self._select()
-            row["best_cell"], row["best_score"] = (
-                self.outcome["chosen"][0],
-                self.outcome["scores"][0],
-            )
-        return row
+        return self.finish_if_last(row, epoch, n_epochs)
 
     def _select(self) -> dict[str, Any]:
         if self.candidates is None:

@@ -77,13 +77,7 @@ class RSWS(OneShotMethod):
         if self.probe:
             probe = self.sw.score(self.probe, recal_batches=1, max_images=self.probe_images)
             row["probe_acc"] = float(probe.mean())
-        if epoch + 1 == n_epochs:
-            self.outcome = self._select()
-            row["best_cell"], row["best_score"] = (
-                self.outcome["chosen"][0],
-                self.outcome["scores"][0],
-            )
-        return row
+        return self.finish_if_last(row, epoch, n_epochs)
 
     def _select(self) -> dict[str, Any]:
         rng = epoch_rng(self.seed, _FINAL, 0)
