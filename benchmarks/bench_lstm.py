@@ -7,8 +7,8 @@ reported figures do not use (``--first-seed 100``). Run by hand, e.g.:
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_lstm.py --dataset cifar10 --seeds 3 --first-seed 100 \
         --sizes 10,56,209 --variant base='{}' --variant mse='{"rank_weight": 0}'
 
-Prints one line per variant x size: tau mean (and std over seeds), paired difference to the first variant,
-coverage90, fit seconds.
+Prints one line per variant x size: tau mean (and std over seeds), paired difference to the first variant
+(and its standard error over seeds), coverage90, fit seconds.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def main() -> None:
             ref.setdefault(n, tau)
             print(
                 f"{name:18s} n={n:<4d} tau {tau.mean():.3f} +- {tau.std():.3f}  "
-                f"diff {np.mean(tau - ref[n]):+.3f}  "
+                f"diff {np.mean(tau - ref[n]):+.3f} (se {np.std(tau - ref[n]) / np.sqrt(len(tau)):.3f})  "
                 f"cov90 {np.mean([r['coverage90'] for r in part]):.2f}  "
                 f"fit {np.mean([r['fit_time_s'] for r in part]):6.2f}s",
                 flush=True,

@@ -10,7 +10,11 @@ Space-generic: tokens come from ``space.encode(idx, "tokens")`` and the vocabula
 names (``predictors.lstm_parts``), so the same code reads NB201, TransNAS-Bench-101 micro or NAS-Bench-Graph
 cells. Each position has an input token (its source node when positions are named ``"s->d"``, else the
 position) and an op token. ``sequence="pairs"`` reads one step per position, the two tokens' embeddings
-summed; ``"pnas"`` reads them as two steps (PNAS' literal order, twice the steps); ``"ops"`` op tokens only.
+summed; ``"paths"`` (default) reads the same (input, op) steps along every input->output path of the cell,
+longest path first (NB201: 8 steps for its 6 edges; ``lstm_parts.path_order``; "pairs" on spaces whose
+positions are not 's->d' edges), so the ops a path composes follow one another, as in the path encoding the
+GP's best kernel reads; ``"pnas"`` reads them as two steps (PNAS' literal order, twice the steps); ``"ops"``
+op tokens only.
 ``canonical`` reads each cell's isomorphism-class representative. Side features (NB201: live structure +
 the given proxies; other spaces: the given ``cell_features``) condition the reader (``condition``: initial
 state, output head, or both); ``prior`` adds the proxies' consensus score (the GP's prior-mean direction).
@@ -21,7 +25,7 @@ GP's prior mean, it carries the prediction where the LSTM has seen too few cells
 Hyperparameters. Paper: embedding 100, LSTM 100, 5 members on 4/5 each, Adam lr 0.01 (constant), L1 1e-5,
 one layer, reading the final state. Ours (chosen on NB201 CIFAR-10, seeds 100-101, never the reported seeds
 0-4): ``target="log-error"`` (standardised log(100 - acc), not PNAS' sigmoid of acc/100), ``loss=
-"mse+listmle"`` (``rank_weight`` 1), ``sequence="pairs"``, ``canonical``, ``prior``, ``condition="both"``,
+"mse+listmle"`` (``rank_weight`` 1), ``sequence="paths"``, ``canonical``, ``prior``, ``condition="both"``,
 ``base="ridge"`` with ``ridge`` 1, batch 32, ``min_steps`` 500 / ``epochs`` 20 (whichever is more),
 ``pretrain_epochs`` 3 on ``pretrain_cells`` 2048 unlabelled cells (SemiNAS-style: every member's embedding +
 LSTM first learn to predict the cells' free side features, batch 128), ``checkpoints=(1.0,)``.
@@ -30,9 +34,14 @@ What mattered (Kendall tau, paired, 2 dev seeds x 200 test cells, CIFAR-10; full
 PNAS' (input, op) tokens over op tokens +0.04 at 56 and 209 cells; reading the isomorphism representative
 +0.02/+0.03; log-error target +0.04 at 209; ListMLE over plain MSE +0.03/+0.02; proxy pretraining +0.035 at
 56; the ridge base +0.027/+0.014/+0.006 at 23/56/135 cells; "pairs" over "pnas" +0.004/+0.002/+0.017 at 23/56/
-135 in about 70% of the fit time. No gain: a cosine learning-rate schedule (-0.003/-0.007/-0.003), the
-fold-chosen training length (``checkpoints``, +0.001/+0.003 for 2x the cost), full-batch training. Not
-measured (CPU): ``bidirectional``, ``reverse``, 10 members. ``warm_start=True`` continues the previous
+135 in about 70% of the fit time; "paths" over "pairs" (third round: ImageNet16-120 and CIFAR-10 dev seeds
+100-103, CIFAR-100 100-102) +0.024/+0.014 and +0.022/+0.017 at 56/135 cells, +0.007 to +0.023 at 10-209 on
+CIFAR-100; reading the shortest path first instead: -0.010/+0.000. No gain: a cosine learning-rate schedule
+(-0.003/-0.007/-0.003), the fold-chosen training length (``checkpoints``, +0.001/+0.003 for 2x the cost),
+full-batch training; and on ImageNet16-120 at 56/135: ``bidirectional`` -0.009/-0.011, ``reverse`` (pairs)
+-0.027/-0.021, 10 members +0.003/+0.003 (1.7x the fit time), lr 0.003 -0.001/+0.002, 2x pretraining
+-0.001/+0.005, 50 units -0.008/-0.004, ``rank_weight`` 3 -0.009/+0.003, ``ridge`` 10 -0.006/+0.000, a
+ridge base that also reads the one-hot ops -0.066/-0.022 (it overfits). ``warm_start=True`` continues the previous
 members for ``warm_epochs`` epochs and refits the ridge base (search strategies).
 """
 
@@ -55,7 +64,7 @@ from predictors.base import (
 from predictors.lstm_parts import Percent, pair_loss, ridge_base, token_sequence, token_vocabulary
 from surrogate.errors import NasscoutError
 
-SEQUENCES = ("pnas", "pairs", "ops")
+SEQUENCES = ("pnas", "pairs", "paths", "ops")
 BASES = ("none", "ridge")
 CONDITIONS = ("head", "init", "both")
 LOSSES = ("mse", "mae", "mse+hinge", "mse+listmle")
@@ -67,7 +76,7 @@ class LSTMPredictor(TorchEnsemble):
     name = "lstm"
     encoding = "tokens"
     summary = (
-        "PNAS: (input, op) tokens -> LSTM(100) + ridge base on free features; 5 members on 4/5"
+        "PNAS: (input, op) tokens along paths -> LSTM(100) + ridge base on free features; 5 on 4/5"
     )
     quick_options: ClassVar[dict[str, Any]] = {"min_steps": 150, "pretrain_epochs": 1}
     losses: ClassVar[tuple[str, ...]] = LOSSES
@@ -79,7 +88,7 @@ class LSTMPredictor(TorchEnsemble):
         space: Any = None,
         cell_features: np.ndarray | None = None,
         structure: bool = True,
-        sequence: str = "pairs",
+        sequence: str = "paths",
         reverse: bool = False,
         bidirectional: bool = False,
         canonical: bool = True,
@@ -328,7 +337,7 @@ class LSTMPredictor(TorchEnsemble):
         import torch
 
         onehot = torch.nn.functional.one_hot(tokens, params["emb"].shape[1]).float()
-        if onehot.dim() == 5:  # "pairs": one step reads both tokens of a position
+        if onehot.dim() == 5:  # "pairs"/"paths": one step reads both tokens of a position
             onehot = onehot.sum(dim=3)
         h0 = None
         if side is not None and "W_init" in params and side.shape[-1]:

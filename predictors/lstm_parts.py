@@ -34,14 +34,47 @@ def token_vocabulary(space: Any) -> tuple[np.ndarray, np.ndarray, int]:
     return ops, inputs.astype(np.int64), len(names) + len(src_ids)
 
 
+def path_order(space: Any) -> np.ndarray | None:
+    """Positions along every input->output path of a DAG cell whose positions are named 's->d' (node 0 the
+    input, the largest node the output), longest path first, concatenated; None for other spaces.
+    NB201: 0->1, 1->2, 2->3 | 0->2, 2->3 | 0->1, 1->3 | 0->3 (8 steps for its 6 edges). Longest first
+    measured better than shortest first (the LSTM's final state weighs its last steps most); the direction
+    within a path did not matter (README, the lstm ablation)."""
+    names = [str(p) for p in space.positions]
+    if not all("->" in n for n in names):
+        return None
+    edges = [tuple(int(v) for v in n.split("->")) for n in names]
+    out = max(d for _, d in edges)
+    paths: list[list[int]] = []
+
+    def walk(node: int, path: list[int]) -> None:
+        if node == out:
+            paths.append(path)
+            return
+        for p, (s, d) in enumerate(edges):
+            if s == node:
+                walk(d, [*path, p])
+
+    walk(0, [])
+    paths = sorted(paths, key=len)[::-1]
+    return np.array([p for path in paths for p in path], dtype=np.int64) if paths else None
+
+
 def token_sequence(space: Any, idx: np.ndarray, sequence: str = "pnas") -> np.ndarray:
     """(n, T) int64 tokens of the cells: op tokens, or (input, op) pairs per position in PNAS' order;
-    ``"pairs"``: (n, positions, 2), both tokens of a position read in one step (their embeddings summed)."""
+    ``"pairs"``: (n, positions, 2), both tokens of a position read in one step (their embeddings summed);
+    ``"paths"``: as ``"pairs"`` but one step per edge of every input->output path (``path_order``), so the
+    ops a path composes are read one after the other (the path encoding's view; "pairs" on other spaces)."""
     ops, inputs, _ = token_vocabulary(space)
     choice = space.encode(idx, "tokens").astype(np.int64)
     tok = ops[np.arange(ops.shape[0])[None, :], choice]
     if sequence == "ops":
         return tok
+    if sequence == "paths":
+        order = path_order(space)
+        if order is not None:
+            tok, inputs = tok[:, order], inputs[order]
+        sequence = "pairs"
     if sequence == "pairs":
         return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2)
     return np.stack([np.broadcast_to(inputs, tok.shape), tok], axis=2).reshape(len(tok), -1)

@@ -10,7 +10,7 @@ from scipy.stats import kendalltau
 
 from predictors.base import member_rows
 from predictors.lstm import LSTMPredictor, token_sequence, token_vocabulary
-from predictors.lstm_parts import ridge_base
+from predictors.lstm_parts import path_order, ridge_base
 from predictors.registry import make_predictor
 from surrogate.errors import NasscoutError
 from surrogate.space import SearchSpace
@@ -52,6 +52,26 @@ def test_nb201_tokens_follow_pnas_order():
     pairs = token_sequence(space, np.array([cell]), "pairs")[0]  # one step per edge: (input, op)
     assert pairs.shape == (6, 2)
     np.testing.assert_array_equal(pairs.reshape(-1), seq)
+
+
+def test_paths_read_every_input_output_path_longest_first():
+    space = NB201Space()
+    order = path_order(space)
+    edges = [p.split("->") for p in space.positions]
+    walks = np.split(order, np.flatnonzero([edges[p][0] == "0" for p in order])[1:])
+    assert [len(w) for w in walks] == [3, 2, 2, 1]  # NB201's 4 paths, longest first
+    for walk in walks:  # each a chain from node 0 to node 3
+        nodes = [edges[walk[0]][0]] + [edges[p][1] for p in walk]
+        assert nodes[0] == "0" and nodes[-1] == "3"
+        assert all(edges[a][1] == edges[b][0] for a, b in itertools.pairwise(walk))
+    cells = np.array([0, 777, 15624])
+    paths = token_sequence(space, cells, "paths")
+    np.testing.assert_array_equal(paths, token_sequence(space, cells, "pairs")[:, order])
+    assert path_order(ToySpace()) is None  # no 's->d' positions: read as "pairs"
+    toy = ToySpace()
+    np.testing.assert_array_equal(
+        token_sequence(toy, np.arange(5), "paths"), token_sequence(toy, np.arange(5), "pairs")
+    )
 
 
 def test_ridge_base_fits_each_member_on_its_own_rows_only():
