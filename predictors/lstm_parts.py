@@ -36,14 +36,17 @@ def token_vocabulary(space: Any) -> tuple[np.ndarray, np.ndarray, int]:
 
 def path_order(space: Any) -> np.ndarray | None:
     """Positions along every input->output path of a DAG cell whose positions are named 's->d' (node 0 the
-    input, the largest node the output), longest path first, concatenated; None for other spaces.
+    input, the largest node the output), longest path first, concatenated; None for other spaces (names
+    that are not integer 's->d' pairs with s < d, or an edge on no input->output path).
     NB201: 0->1, 1->2, 2->3 | 0->2, 2->3 | 0->1, 1->3 | 0->3 (8 steps for its 6 edges). Longest first
-    measured better than shortest first (the LSTM's final state weighs its last steps most); the direction
-    within a path did not matter (README, the lstm ablation)."""
-    names = [str(p) for p in space.positions]
-    if not all("->" in n for n in names):
+    measured better than shortest first (plausibly because an LSTM's final state weighs its last steps
+    most); the direction within a path did not matter (README, the lstm ablation)."""
+    try:
+        edges = [tuple(int(v) for v in str(p).split("->")) for p in space.positions]
+    except ValueError:
         return None
-    edges = [tuple(int(v) for v in n.split("->")) for n in names]
+    if not edges or any(len(e) != 2 or e[0] >= e[1] for e in edges):
+        return None
     out = max(d for _, d in edges)
     paths: list[list[int]] = []
 
@@ -56,8 +59,8 @@ def path_order(space: Any) -> np.ndarray | None:
                 walk(d, [*path, p])
 
     walk(0, [])
-    paths = sorted(paths, key=len)[::-1]
-    return np.array([p for path in paths for p in path], dtype=np.int64) if paths else None
+    order = [p for path in sorted(paths, key=len)[::-1] for p in path]
+    return np.array(order, dtype=np.int64) if set(order) == set(range(len(edges))) else None
 
 
 def token_sequence(space: Any, idx: np.ndarray, sequence: str = "pnas") -> np.ndarray:

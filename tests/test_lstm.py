@@ -68,6 +68,12 @@ def test_paths_read_every_input_output_path_longest_first():
     paths = token_sequence(space, cells, "paths")
     np.testing.assert_array_equal(paths, token_sequence(space, cells, "pairs")[:, order])
     assert path_order(ToySpace()) is None  # no 's->d' positions: read as "pairs"
+    for positions in (
+        ("in->a", "a->out"),
+        ("0->1", "1->0"),
+        ("0->2", "1->2"),
+    ):  # names, cycle, dead edge
+        assert path_order(type("S", (), {"positions": positions})()) is None
     toy = ToySpace()
     np.testing.assert_array_equal(
         token_sequence(toy, np.arange(5), "paths"), token_sequence(toy, np.arange(5), "pairs")
