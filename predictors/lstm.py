@@ -41,8 +41,9 @@ CIFAR-100; reading the shortest path first instead: -0.010/+0.000. No gain: a co
 full-batch training; and on ImageNet16-120 at 56/135: ``bidirectional`` -0.009/-0.011, ``reverse`` (pairs)
 -0.027/-0.021, 10 members +0.003/+0.003 (1.7x the fit time), lr 0.003 -0.001/+0.002, 2x pretraining
 -0.001/+0.005, 50 units -0.008/-0.004, ``rank_weight`` 3 -0.009/+0.003, ``ridge`` 10 -0.006/+0.000, a
-ridge base that also reads the one-hot ops -0.066/-0.022 (it overfits). ``warm_start=True`` continues the previous
-members for ``warm_epochs`` epochs and refits the ridge base (search strategies).
+ridge base that also reads the one-hot ops -0.066/-0.022 (it overfits; a trial, not kept as an option).
+``warm_start=True`` continues the previous members for ``warm_epochs`` epochs and refits the ridge base
+(search strategies).
 """
 
 from __future__ import annotations
