@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from predictors.proxy_tables import cell_features
 from predictors.registry import make_predictor
 from surrogate.registry import load_benchmark
 
@@ -20,8 +21,9 @@ def main() -> None:
     bench = load_benchmark("nb201")
     cells = bench.space.all_indices
     q = bench.query(cells, dataset="cifar10")
-    zen = bench.extra(cells, dataset="cifar10", field="zen")
-    feats = np.column_stack([np.log(q.params_m), np.log(q.flops_m), zen])
+    feats, _ = cell_features(
+        "cifar10", proxies=("params", "flops", "zen")
+    )  # what `predictors eval` gives
     train = np.random.default_rng(0).permutation(len(cells))[:500]
     for sequence in ("paths", "pairs"):
         for seed in range(2):

@@ -38,7 +38,8 @@ def path_order(space: Any) -> np.ndarray | None:
     """Positions along every input->output path of a DAG cell whose positions are named 's->d' (node 0 the
     input, the largest node the output), longest path first, concatenated; None for other spaces (names
     that are not integer 's->d' pairs with s < d, or an edge on no input->output path).
-    NB201: 0->1, 1->2, 2->3 | 0->2, 2->3 | 0->1, 1->3 | 0->3 (8 steps for its 6 edges). Longest first
+    NB201: 0->1, 1->2, 2->3 | 0->2, 2->3 | 0->1, 1->3 | 0->3 (8 steps for its 6 edges; the
+    BANANAS path encoding's ``surrogate.encodings.PATHS`` reversed, derived here from the names for any DAG). Longest first
     measured better than shortest first (plausibly because an LSTM's final state weighs its last steps
     most); the direction within a path did not matter (README, the lstm ablation)."""
     try:

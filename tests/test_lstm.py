@@ -12,6 +12,7 @@ from predictors.base import member_rows
 from predictors.lstm import LSTMPredictor, token_sequence, token_vocabulary
 from predictors.lstm_parts import path_order, ridge_base
 from predictors.registry import make_predictor
+from surrogate.encodings import PATHS
 from surrogate.errors import NasscoutError
 from surrogate.space import SearchSpace
 from surrogate.spaces.nb201 import NB201Space
@@ -60,6 +61,9 @@ def test_paths_read_every_input_output_path_longest_first():
     edges = [p.split("->") for p in space.positions]
     walks = np.split(order, np.flatnonzero([edges[p][0] == "0" for p in order])[1:])
     assert [len(w) for w in walks] == [3, 2, 2, 1]  # NB201's 4 paths, longest first
+    assert order.tolist() == [
+        e for p in PATHS[::-1] for e in p
+    ]  # the path encoding's paths, reversed
     for walk in walks:  # each a chain from node 0 to node 3
         nodes = [edges[walk[0]][0]] + [edges[p][1] for p in walk]
         assert nodes[0] == "0" and nodes[-1] == "3"
