@@ -137,8 +137,20 @@ def test_interrupted_search_resumes_to_the_same_result(reference, tmp_path, caps
     assert _chosen(out) == _chosen(reference["rsws"])
 
 
+def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "strategies.cli.main", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.slow
-def test_kill_9_mid_search_then_resume_is_bit_identical(reference, tmp_path, capsys):
+def test_kill_9_mid_search_then_resume_is_bit_identical(tmp_path):
+    """Three fresh processes, as a user runs them: an uninterrupted search, one killed after its first
+    checkpoint, and its --resume. (Comparing against a run inside the long-lived test worker failed twice
+    in CI in the last bits of a loss: the worker's numerics drift with what ran before it, a fresh
+    process's do not.)"""
+    ref = tmp_path / "ref"
+    done = _cli(*_search_args("enas", ref, budget=3))
+    assert done.returncode == 0, done.stderr
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "strategies.cli.main", *_search_args("enas", out, budget=3)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -152,12 +164,12 @@ def test_kill_9_mid_search_then_resume_is_bit_identical(reference, tmp_path, cap
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL, "the search ended before it could be killed"
     assert ckpt.exists() and not (out / "result.json").exists()
-    code, _, err = nasscout(capsys, *_search_args("enas", out, budget=3), "--resume")
-    assert code == 0, err
+    resumed = _cli(*_search_args("enas", out, budget=3), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
     res = json.loads((out / "result.json").read_text())
     assert len(res["resumed_at"]) == 1 and 1 <= res["resumed_at"][0] < 3
-    assert _rows_without_time(out) == _rows_without_time(reference["enas"])
-    assert _chosen(out) == _chosen(reference["enas"])
+    assert _rows_without_time(out) == _rows_without_time(ref)
+    assert _chosen(out) == _chosen(ref)
 
 
 @pytest.mark.parametrize(
