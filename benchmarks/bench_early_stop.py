@@ -15,12 +15,14 @@ construction, so the regret of a rule is its extra regret). ``--fit-folds 2`` ad
 calibrated on the complete curves of the other half of the cells (``NAME/fit2``): what fitting on earlier
 trainings gives. ``--search-seeds N`` measures the in-search pruner itself: random search over every cell
 through the Runner (one order per seed), with the extrapolator as it comes (``NAME (search)``) and fitted on
-the trainings completed so far (``NAME/fit (search)``, ``--early-stop-fit``).
+the trainings completed so far (``NAME/fit (search)``, ``--early-stop-fit``); ``--search-min-completed 3,10``
+compares warm-ups (completed trainings before any stop: ``NAME/fit (search, 10 done)``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -52,6 +54,11 @@ def main(argv: list[str] | None = None) -> None:
         "Runner (--early-stop as `nasscout run` does it), with and without --early-stop-fit",
     )
     ap.add_argument("--search-extrapolators", default="best,last")
+    ap.add_argument(
+        "--search-min-completed",
+        default="",
+        help="in-search: completed trainings before any stop, e.g. 3,10,25 (default: the pruner's own)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -137,16 +144,19 @@ def main(argv: list[str] | None = None) -> None:
                 cfg.rule, *map(np.array, (ep, secs, reg, stopped)), n * T, float(np.sum(cost))
             )
 
+        warmups = [int(x) for x in args.search_min_completed.split(",") if x] or [None]
         for name in [e for e in args.search_extrapolators.split(",") if e]:
-            for fit in (False, True):
-                for first in firsts:
-                    for thr in [float(x) for x in args.thresholds.split(",")]:
-                        cfg = make_early_stop(
-                            "domhan", threshold=thr, extrapolator=name, min_epochs=first, fit=fit
-                        )
-                        label = f"{name}{'/fit' if fit else ''} (search)"
-                        k0 = cfg.first_checkpoint(T)
-                        report(search(cfg), extrapolator=label, threshold=thr, min_epochs=k0)
+            for fit, warm, first, thr in itertools.product(
+                (False, True), warmups, firsts, [float(x) for x in args.thresholds.split(",")]
+            ):
+                cfg = make_early_stop(
+                    "domhan", threshold=thr, extrapolator=name, min_epochs=first, fit=fit,
+                    min_completed=warm,
+                )  # fmt: skip
+                label = f"{name}{'/fit' if fit else ''} (search"
+                label += ")" if warm is None else f", {cfg.n_completed()} done)"
+                k0 = cfg.first_checkpoint(T)
+                report(search(cfg), extrapolator=label, threshold=thr, min_epochs=k0)
     if args.json:
         json.dump(out, sys.stdout, indent=1)
         print()

@@ -274,6 +274,11 @@ def test_old_journal_lines_load_and_stopped_rows_round_trip():
         ),
         ({"rule": "domhan", "fit": "yes"}, "--early-stop-fit 'yes' is invalid"),
         ({"rule": "median", "min_epochs": 0}, "--early-stop-min-epochs 0 is invalid"),
+        ({"rule": "median", "min_completed": -1}, "--early-stop-min-completed -1 is invalid"),
+        (
+            {"rule": "domhan", "fit": True, "min_completed": 2},
+            "--early-stop-min-completed 2 is invalid with --early-stop-fit; accepted: an integer >= 3",
+        ),
     ],
 )
 def test_bad_options_are_one_line(kwargs, match):
@@ -413,6 +418,28 @@ def test_cli_rebuild_meta_replays_with_the_runs_early_stopping(capsys, tmp_path)
     assert meta["config"]["early_stop"]["rule"] == "median"
 
 
+def test_cli_min_completed_is_a_warm_up_recorded_in_meta(capsys, tmp_path):
+    from strategies.results import load_results
+
+    args = [
+        "run", "--benchmark", MINI, "--dataset", DS, "--strategy", "rs", "--budget-queries", "30",
+        "--jobs", "1", "-q", "--early-stop", "median", "--early-stop-min-epochs", "2",
+    ]  # fmt: skip
+    code, _, err = _cli(capsys, *args, "--early-stop-min-completed", "12", "--out", tmp_path / "a")
+    assert code == 0, err
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["config"]["early_stop"]["min_completed"] == 12
+    df, _ = load_results(tmp_path / "a")
+    stopped = (df["stopped_at"] > 0).to_numpy()
+    assert stopped.any() and (~stopped[: np.argmax(stopped)]).sum() >= 12
+    fit = ["--early-stop", "domhan", "--early-stop-fit", "--early-stop-extrapolator", "last"]
+    code, _, err = _cli(
+        capsys, *args, *fit, "--early-stop-min-completed", "2", "--out", tmp_path / "b"
+    )
+    assert code == 2 and err.count("\n") == 1 and "--early-stop-min-completed 2 is invalid" in err
+    assert not (tmp_path / "b").exists()
+
+
 def test_fitting_on_completed_trainings_is_deterministic_and_resumes_exactly():
     """--early-stop-fit: the extrapolator learns from the trainings completed so far (from MIN_FIT on), so
     its decisions depend on the search's history; replaying a journal prefix must rebuild exactly that."""
@@ -424,6 +451,12 @@ def test_fitting_on_completed_trainings_is_deterministic_and_resumes_exactly():
     assert sum(not r.stopped for r in ref.rows[:first_stop]) >= MIN_FIT
     plain = _run("domhan", seed=5)
     assert [r.stopped_at for r in plain.rows] != [r.stopped_at for r in ref.rows]  # the fit matters
+    assert make_early_stop("domhan", fit=True).n_completed() == MIN_FIT == 10
+    early = _run("domhan", seed=5, fit=True, min_completed=3)
+    first = next(i for i, r in enumerate(early.rows) if r.stopped)
+    assert (
+        3 <= sum(not r.stopped for r in early.rows[:first]) < MIN_FIT
+    )  # a shorter warm-up stops sooner
     for cut in (first_stop, 25):
         replay = {r.trial: r for r in ref.rows[:cut]}
         assert _rows(_run("domhan", seed=5, replay=replay, fit=True)) == _rows(ref)

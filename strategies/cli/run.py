@@ -127,6 +127,13 @@ def _same_options(pairs: tuple[str, ...], have: dict, strategies: list[str]) -> 
     is_flag=True,
     help="domhan: fit the extrapolator on the trainings completed so far (refit as they complete).",
 )
+@click.option(
+    "--early-stop-min-completed",
+    type=int,
+    default=None,
+    help="Completed trainings before any is stopped (default: 5 for median, 10 with --early-stop-fit, "
+    "else 1).",
+)
 @click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory to create."
@@ -167,6 +174,7 @@ def run(
     early_stop_extrapolator: str,
     early_stop_min_epochs: int | None,
     early_stop_fit: bool,
+    early_stop_min_completed: int | None,
     jobs: int,
     out: Path | None,
     resume: bool,
@@ -202,6 +210,7 @@ def run(
         "early_stop_extrapolator": "extrapolator",
         "early_stop_min_epochs": "min_epochs",
         "early_stop_fit": "fit",
+        "early_stop_min_completed": "min_completed",
     }
     stop_opts = {
         "rule": early_stop,
@@ -209,6 +218,7 @@ def run(
         "extrapolator": early_stop_extrapolator,
         "min_epochs": early_stop_min_epochs,
         "fit": early_stop_fit,
+        "min_completed": early_stop_min_completed,
     }
     stop_given = {
         key
