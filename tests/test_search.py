@@ -178,6 +178,55 @@ def test_domhan_rule_stops_a_poor_real_curve_and_keeps_the_best():
     assert not StopRule("domhan", 0.05, 20, seed=0).decide(list(curves[order[0], :5]))["stop"]
 
 
+def test_a_fitted_extrapolator_waits_for_its_warm_up_then_stops_poor_curves():
+    """--early-stop-extrapolator best --early-stop-fit: calibrated on the finished trainings, from
+    --early-stop-min-completed of them on; the same extrapolator unfitted stops none of these."""
+    from surrogate.tabular import TabularBenchmark
+
+    bench = TabularBenchmark.open(ROOT / "datasets" / "nb201-fmnist-mini.h5")
+    cells = bench.cells_for("fashion-mnist")
+    curves = bench.curves(cells, dataset="fashion-mnist", fidelity=20)
+    order = np.argsort(curves[:, -1])
+    rule = StopRule("domhan", 0.01, 20, seed=0, extrapolator="best", fit=True, min_completed=3)
+    assert StopRule("domhan", 0.01, 20, seed=0, fit=True).min_completed == 10  # MIN_FIT by default
+    rule.learn(list(curves[order[-2]]))
+    wait = rule.decide(list(curves[order[0], :10]))
+    assert not wait["stop"] and "1 of 3 finished trainings before any stop" in wait["reason"]
+    for i in np.random.default_rng(0).choice(order[:-2], 12, replace=False):
+        rule.learn(list(curves[i]))
+    worst = [rule.decide(list(curves[i, :10])) for i in order[:20]]
+    top = [rule.decide(list(curves[i, :10])) for i in order[-10:]]
+    assert sum(d["stop"] for d in worst) >= 1 and not any(d["stop"] for d in top)
+    plain = StopRule("domhan", 0.01, 20, seed=0, extrapolator="best")
+    plain.learn(list(curves[order[-2]]))
+    assert not any(plain.decide(list(curves[i, :10]))["stop"] for i in order[:20])
+
+
+def test_search_with_a_fitted_extrapolator_records_it_and_keeps_its_warm_up(tmp_path, capsys):
+    out = tmp_path / "fit"
+    es = [
+        "--early-stop-extrapolator",
+        "best",
+        "--early-stop-fit",
+        "--early-stop-min-completed",
+        "3",
+    ]
+    code, _, err = nasscout(capsys, *BASE, "--budget-epochs", "24", *es, "--out", out, "--quiet")
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["early_stop"] | {"checkpoints": None} == {
+        "rule": "domhan", "threshold": 0.5, "extrapolator": "best", "fit": True, "min_completed": 3,
+        "checkpoints": None,
+    }  # fmt: skip
+    assert json.loads((out / "meta.json").read_text())["options"]["extrapolator"] == "best"
+    ended = [t for t in s["trials"] if t["status"] in ("finished", "stopped")]
+    assert len(ended) >= 4 and all(
+        t["status"] == "finished" for t in ended[:3]
+    )  # one worker: in order
+    code, _, err = nasscout(capsys, *BASE, "--budget-epochs", "24", "--out", out, "--resume")
+    assert code == 2 and "--early-stop-extrapolator 'fast' differs from the search's 'best'" in err
+
+
 # ---- bad input: one line, exit code 2, nothing written or lost ------------------------------------------------
 @pytest.mark.parametrize(
     "args, expected",
@@ -197,6 +246,14 @@ def test_domhan_rule_stops_a_poor_real_curve_and_keeps_the_best():
         (["--budget-epochs", "8", "--workers", "0"], "--workers 0 is invalid"),
         (["--budget-epochs", "8", "--dask-local", "0"], "--dask-local 0 is invalid"),
         (["--budget-epochs", "8", "--set", "lr=fast"], "lr=fast"),
+        (
+            ["--budget-epochs", "8", "--early-stop-extrapolator", "nope"],
+            "--early-stop-extrapolator 'nope' is invalid",
+        ),
+        (
+            ["--budget-epochs", "8", "--early-stop-fit", "--early-stop-min-completed", "2"],
+            "--early-stop-min-completed 2 is invalid with --early-stop-fit",
+        ),
         (
             ["--budget-epochs", "8", "--dask-scheduler", "tcp://127.0.0.1:1"],
             "cannot reach the Dask scheduler at tcp://127.0.0.1:1",

@@ -137,6 +137,23 @@ def _prepare_folder(out: Path, opts: Any, resume: bool) -> dict[str, Any] | None
 )
 @click.option("--early-stop-threshold", type=float, default=0.05, show_default=True)
 @click.option(
+    "--early-stop-extrapolator",
+    default="fast",
+    show_default=True,
+    help="domhan: the learning-curve extrapolator (nasscout curves; e.g. fast, pfn, best, last).",
+)
+@click.option(
+    "--early-stop-fit",
+    is_flag=True,
+    help="domhan: fit the extrapolator on the trainings finished so far (refit as they finish).",
+)
+@click.option(
+    "--early-stop-min-completed",
+    type=int,
+    default=None,
+    help="Finished trainings before any is stopped (default 1; 10 with --early-stop-fit).",
+)
+@click.option(
     "--checkpoints",
     default="0.25,0.5,0.75",
     show_default=True,
@@ -164,6 +181,9 @@ def search(**kw: Any) -> None:
             prior=kw["prior"],
             early_stop=kw["early_stop"],
             threshold=kw["early_stop_threshold"],
+            extrapolator=kw["early_stop_extrapolator"],
+            fit=kw["early_stop_fit"],
+            min_completed=kw["early_stop_min_completed"],
             checkpoints=parse_checkpoints(kw["checkpoints"]),
             workers=kw["workers"],
             dask_scheduler=kw["dask_scheduler"],

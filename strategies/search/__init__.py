@@ -25,7 +25,8 @@ Layout of a search directory (``--out DIR``); every file is replaced atomically:
                  "stopped_epochs" (epochs the stopped trainings did not train), "stopped_train_s_est"},
      "best": null | {"trial", "cell", "arch", "valid_acc", "test_acc", "params_m", "flops_m",
                      "curve" (valid_acc per epoch), "test_curve"},
-     "early_stop": {"rule", "threshold", "checkpoints" (epochs where a training may be stopped)},
+     "early_stop": {"rule", "threshold", "extrapolator", "fit", "min_completed" (null: the default),
+                    "checkpoints" (epochs where a training may be stopped)},
      "prior": null | "nb201:cifar10" ...,
      "trials": [{"trial", "cell", "arch", "status" ("queued" | "training" | "finished" | "stopped" |
                  "diverged"), "epochs_done", "valid_acc" (last epoch's), "test_acc", "predicted_final",

@@ -94,7 +94,15 @@ class Search:
         self.on_event = on_event or (lambda msg, state: None)
         self.store = folder / "runs.h5"
         self.checkpoints = opts.checkpoint_epochs()
-        self.rule = StopRule(opts.early_stop, opts.threshold, self.T, seed=opts.seed)
+        self.rule = StopRule(
+            opts.early_stop,
+            opts.threshold,
+            self.T,
+            seed=opts.seed,
+            extrapolator=opts.extrapolator,
+            fit=opts.fit,
+            min_completed=opts.min_completed,
+        )
         ctx = SearchContext(
             fidelities=(self.T,), n_workers=opts.workers, dataset=opts.dataset, benchmark=None
         )

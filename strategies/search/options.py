@@ -27,6 +27,14 @@ DEFAULT_CHECKPOINTS = (0.25, 0.5, 0.75)
 # every candidate trains with seed 0, as our data sets: a search's trainings are comparable with them
 TRAIN_SEED = 0
 WHERE = ("workers", "dask_scheduler", "dask_local", "device")  # may differ on --resume
+# an option's flag where it is not its field name with dashes
+FLAGS = {
+    "threshold": "--early-stop-threshold",
+    "extrapolator": "--early-stop-extrapolator",
+    "fit": "--early-stop-fit",
+    "min_completed": "--early-stop-min-completed",
+    "overrides": "--set",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class SearchOptions:
     prior: str = "auto"
     early_stop: str = "domhan"
     threshold: float = 0.05
+    extrapolator: str = "fast"  # domhan: a predictors.curves name
+    fit: bool = False  # domhan: fit the extrapolator on the finished trainings
+    min_completed: int | None = None  # finished trainings before any stop (None: 1, or 10 with fit)
     checkpoints: tuple[float, ...] = DEFAULT_CHECKPOINTS
     workers: int = 1
     dask_scheduler: str | None = None
@@ -152,6 +163,16 @@ def check_options(opts: SearchOptions) -> SearchOptions:
         raise NasscoutError(
             f"--early-stop-threshold {opts.threshold!r} is invalid; accepted: a probability in (0, 1)"
         )
+    from strategies.pruning import make_early_stop
+
+    # the extrapolator, the fit and the warm-up are checked as `nasscout run` checks them (same flags)
+    make_early_stop(
+        opts.early_stop,
+        threshold=opts.threshold,
+        extrapolator=opts.extrapolator,
+        fit=opts.fit,
+        min_completed=opts.min_completed,
+    )
     prior = str(opts.prior).strip()
     if prior == "auto":  # your own data: NB201 CIFAR-10 (the most general of NB201's three)
         prior = DEFAULT_PRIOR.get(ds, "nb201:cifar10")
@@ -177,6 +198,9 @@ def check_options(opts: SearchOptions) -> SearchOptions:
         prior=prior,
         early_stop=opts.early_stop,
         threshold=float(opts.threshold),
+        extrapolator=str(opts.extrapolator),
+        fit=bool(opts.fit) and opts.early_stop == "domhan",
+        min_completed=None if opts.min_completed is None else int(opts.min_completed),
         checkpoints=tuple(opts.checkpoints),
         workers=opts.workers,
         dask_scheduler=opts.dask_scheduler,
@@ -192,7 +216,7 @@ def compare_for_resume(had: dict[str, Any], opts: SearchOptions) -> None:
     now = opts.what()
     for key, value in now.items():
         if key in had and had[key] != value:
-            flag = "--" + key.replace("_", "-")
+            flag = FLAGS.get(key, "--" + key.replace("_", "-"))
             raise NasscoutError(
                 f"cannot resume: {flag} {value!r} differs from the search's {had[key]!r} (meta.json); "
                 "repeat the original options (only --workers, --dask-scheduler, --dask-local and --device may change)"

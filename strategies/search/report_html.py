@@ -108,6 +108,7 @@ def _header(s: dict[str, Any]) -> str:
         (
             "early stopping",
             f"{e(es.get('rule'))}, threshold {e(es.get('threshold'))}, "
+            f"extrapolator {e(es.get('extrapolator', 'fast'))}{' (fitted)' if es.get('fit') else ''}, "
             f"checkpoints {e(es.get('checkpoints'))}",
         ),
     ]

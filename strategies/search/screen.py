@@ -5,9 +5,10 @@ width, depth and input size: free) and, unless ``--prior none``, another dataset
 prior (NB201 CIFAR-10 ranks our Fashion-MNIST cells with Spearman 0.72, datasets/README.md). ``lowcost``
 ranks candidates by their consensus until it has trained ``min_fit`` cells, then by a GP on them.
 
-Stop: at each checkpoint epoch k a training's first k validation accuracies go to Domhan et al.'s parametric
-ensemble fitted by MAP/Laplace (``fast``, ``predictors.curves``); the training stops when P(final > best final
-so far) < threshold. ``median`` is Vizier's median rule over the finished trainings' running averages.
+Stop: at each checkpoint epoch k a training's first k validation accuracies go to a learning-curve
+extrapolator (default Domhan et al.'s parametric ensemble fitted by MAP/Laplace, ``fast``; any of
+``predictors.curves``, fitted on the finished trainings with ``--early-stop-fit``); the training stops when
+P(final > best final so far) < threshold. ``median`` is Vizier's median rule over the finished trainings' running averages.
 """
 
 from __future__ import annotations
@@ -43,12 +44,32 @@ def screen_tables(
 
 
 class StopRule:
-    """Decides at a checkpoint whether a training goes on; learns from every finished training."""
+    """Decides at a checkpoint whether a training goes on; learns from every finished training.
 
-    def __init__(self, rule: str, threshold: float, epochs: int, *, seed: int) -> None:
+    ``extrapolator`` names a ``predictors.curves`` extrapolator for ``domhan``; with ``fit`` it is fitted on
+    the finished trainings' complete curves (refitted as they come). ``min_completed`` finished trainings
+    come before any stop (default 1; ``strategies.pruning.MIN_FIT`` with ``fit``, as ``nasscout run``)."""
+
+    def __init__(
+        self,
+        rule: str,
+        threshold: float,
+        epochs: int,
+        *,
+        seed: int,
+        extrapolator: str = "fast",
+        fit: bool = False,
+        min_completed: int | None = None,
+    ) -> None:
+        from strategies.pruning import MIN_FIT
+
         self.rule, self.threshold, self.epochs, self.seed = rule, threshold, epochs, seed
+        self.extrapolator, self.fit = extrapolator, bool(fit)
+        default = MIN_FIT if self.fit else 1
+        self.min_completed = max(1, default if min_completed is None else int(min_completed))
         self.finished: list[np.ndarray] = []  # complete valid_acc curves
         self._extrapolator: Any = None
+        self._fitted_on = 0
 
     @property
     def best(self) -> float:
@@ -68,6 +89,11 @@ class StopRule:
             return out | {"reason": "trained to the end"}
         if not self.finished:
             return out | {"reason": f"continue at epoch {k}: no finished training to compare with"}
+        if len(self.finished) < self.min_completed:
+            return out | {
+                "reason": f"continue at epoch {k}: {len(self.finished)} of {self.min_completed} "
+                "finished trainings before any stop"
+            }
         values = np.full((1, self.epochs), np.nan)
         values[0, :k] = curve
         if not np.isfinite(values[0, :k]).all():
@@ -87,7 +113,11 @@ class StopRule:
         from predictors.curves import Curves, make_extrapolator
 
         if self._extrapolator is None:
-            self._extrapolator = make_extrapolator("fast", seed=self.seed)
+            self._extrapolator = make_extrapolator(self.extrapolator, seed=self.seed)
+        finished = [c for c in self.finished if np.isfinite(c).all()]
+        if self.fit and len(finished) != self._fitted_on:  # calibrate on every finished training
+            self._extrapolator.fit(Curves(np.clip(np.array(finished), 0.0, 100.0)))
+            self._fitted_on = len(finished)
         pred = self._extrapolator.predict(Curves(np.clip(values, 0.0, 100.0)), self.epochs)
         mean, p = float(pred.mean[0]), float(pred.prob_above(self.best)[0])
         stop = p < self.threshold

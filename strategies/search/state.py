@@ -166,6 +166,9 @@ class SearchState:
             "early_stop": {
                 "rule": opts.early_stop,
                 "threshold": opts.threshold,
+                "extrapolator": opts.extrapolator,
+                "fit": opts.fit,
+                "min_completed": opts.min_completed,
                 "checkpoints": opts.checkpoint_epochs(),
             },
             "prior": None if opts.prior == "none" else opts.prior,
