@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from strategies.cli.early_stop_flags import extrapolator_flags
 from surrogate.errors import NasscoutError
 
 # option name -> RunConfig field
@@ -111,29 +112,12 @@ def _same_options(pairs: tuple[str, ...], have: dict, strategies: list[str]) -> 
     help="domhan: stop when P(final > best so far) is below this.",
 )
 @click.option(
-    "--early-stop-extrapolator",
-    default="fast",
-    show_default=True,
-    help="domhan: the learning-curve extrapolator (nasscout curves; e.g. fast, mcmc, pfn, last).",
-)
-@click.option(
     "--early-stop-min-epochs",
     type=int,
     default=None,
     help="First epoch at which a training may be stopped (default: 25%% of the schedule, at least 2).",
 )
-@click.option(
-    "--early-stop-fit",
-    is_flag=True,
-    help="domhan: fit the extrapolator on the trainings completed so far (refit as they complete).",
-)
-@click.option(
-    "--early-stop-min-completed",
-    type=int,
-    default=None,
-    help="Completed trainings before any is stopped (default: 5 for median, 10 with --early-stop-fit, "
-    "else 1).",
-)
+@extrapolator_flags("5 for median, 10 with --early-stop-fit, else 1")
 @click.option("--jobs", type=int, default=2, show_default=True, help="Processes (1 = in-process).")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Run directory to create."

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from strategies.cli.early_stop_flags import extrapolator_flags
 from surrogate.errors import NasscoutError
 
 
@@ -136,23 +137,7 @@ def _prepare_folder(out: Path, opts: Any, resume: bool) -> dict[str, Any] | None
     help="Stop hopeless trainings by curve extrapolation (domhan) or the median rule.",
 )
 @click.option("--early-stop-threshold", type=float, default=0.05, show_default=True)
-@click.option(
-    "--early-stop-extrapolator",
-    default="fast",
-    show_default=True,
-    help="domhan: the learning-curve extrapolator (nasscout curves; e.g. fast, pfn, best, last).",
-)
-@click.option(
-    "--early-stop-fit",
-    is_flag=True,
-    help="domhan: fit the extrapolator on the trainings finished so far (refit as they finish).",
-)
-@click.option(
-    "--early-stop-min-completed",
-    type=int,
-    default=None,
-    help="Finished trainings before any is stopped (default 1; 10 with --early-stop-fit).",
-)
+@extrapolator_flags("1, 10 with --early-stop-fit")
 @click.option(
     "--checkpoints",
     default="0.25,0.5,0.75",
