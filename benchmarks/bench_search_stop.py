@@ -1,0 +1,89 @@
+"""The stop rule of ``nasscout search`` (``strategies.search.screen.StopRule``) on our real 50-epoch curves.
+
+    NASSCOUT_OFFLINE=1 PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_search_stop.py \\
+        [--table datasets/nb201-fmnist-long.h5] [--orders 100] [--rules fast,best/fit,last/fit] \\
+        [--thresholds 0.05,0.01,0.001] [--checkpoints 0.25,0.5,0.75] [--min-completed 10]
+
+Every cell's seed-mean ``valid_acc`` curve is trained in each of ``--orders`` seeded random orders, one at a
+time as one worker trains them; at the search's checkpoint epochs the rule decides (and, ``NAME/fit``,
+learns from every finished curve, as ``--early-stop-fit``). Printed per rule: the saving in epochs
+(all trained to the end / what the rule trained), the regret of the final pick (best final of all minus
+the best final among finished trainings; points) and how often the best cell finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import os
+import time
+
+os.environ.setdefault("NASSCOUT_OFFLINE", "1")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", default="datasets/nb201-fmnist-long.h5")
+    ap.add_argument("--orders", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rules", default="fast,best/fit,last/fit")
+    ap.add_argument("--thresholds", default="0.05,0.01,0.001")
+    ap.add_argument("--checkpoints", default="0.25,0.5,0.75")
+    ap.add_argument("--min-completed", type=int, default=None, help="default: the rule's own")
+    args = ap.parse_args(argv)
+
+    import numpy as np
+
+    from strategies.pruning import CurveTable
+    from strategies.pruning_sim import random_orders
+    from strategies.search.screen import StopRule
+    from surrogate.tabular import TabularBenchmark
+
+    bench = TabularBenchmark.open(args.table)
+    ds = bench.datasets[0]
+    table = CurveTable(bench, ds, max(bench.fidelities_for(ds)))
+    curves = table.mean[~np.isnan(table.mean).any(axis=1)]
+    n, T = curves.shape
+    finals = curves[:, -1]
+    checks = sorted({max(1, math.ceil(float(f) * T)) for f in args.checkpoints.split(",")} - {T})
+    orders = random_orders(n, args.orders, args.seed)
+    print(
+        f"{bench.name}: {n} curves x {T} epochs, {args.orders} orders (seed {args.seed}), checkpoints "
+        f"{checks}; best final {finals.max():.2f}"
+    )
+    print(f"{'rule':<28} {'epochs':>7} {'regret':>7} {'best':>6} {'stopped':>8} {'s/order':>8}")
+    for spec, thr in itertools.product(
+        args.rules.split(","), map(float, args.thresholds.split(","))
+    ):
+        name, _, fit = spec.partition("/")
+        used, regret, kept, stopped = [], [], [], []
+        t0 = time.perf_counter()
+        for order in orders:
+            rule = StopRule(
+                "domhan", thr, T, seed=args.seed, extrapolator=name, fit=fit == "fit",
+                min_completed=args.min_completed,
+            )  # fmt: skip
+            epochs, done = 0, []
+            for i in order:
+                k = next(
+                    (k for k in checks if rule.decide(list(curves[i, :k]))["stop"]), T
+                )  # the first checkpoint where the rule stops it, else the end
+                epochs += k
+                if k == T:
+                    rule.learn(list(curves[i]))
+                    done.append(i)
+            used.append(epochs)
+            regret.append(finals.max() - finals[done].max())
+            kept.append(int(np.argmax(finals)) in done)
+            stopped.append(n - len(done))
+        secs = (time.perf_counter() - t0) / len(orders)
+        print(
+            f"{spec + f' p<{thr:g}':<28} {n * T / np.mean(used):6.2f}x {np.mean(regret):7.3f} "
+            f"{100 * np.mean(kept):5.0f}% {np.mean(stopped):8.1f} {secs:8.2f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
