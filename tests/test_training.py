@@ -348,6 +348,52 @@ def test_registry_resolves_train_names(tmp_path, monkeypatch):
         registry.load_benchmark("train:mnist2")
 
 
+def _own_npz(path: Path) -> Path:
+    """A user's images: four Fashion-MNIST classes, 500 training and 200 test images."""
+    from surrogate.training.data import _fashion_mnist, data_root, prepare_fashion_mnist
+
+    root = prepare_fashion_mnist(data_root())
+    (x, y), (xt, yt) = _fashion_mnist(root, train=True), _fashion_mnist(root, train=False)
+    keep, keept = np.flatnonzero(y < 4)[:500], np.flatnonzero(yt < 4)[:200]
+    np.savez(
+        path, x_train=x[keep, :, :, 0], y_train=y[keep], x_test=xt[keept, :, :, 0], y_test=yt[keept]
+    )
+    return path
+
+
+def test_a_train_spec_names_your_own_npz_images(tmp_path, monkeypatch, capsys):
+    """train:npz:PATH[:PRESET[:STORE]]: real training on your own images, for any strategy of `nasscout run`."""
+    from surrogate import registry
+    from surrogate.training.benchmark import TrainingBenchmark, open_training_benchmark
+
+    monkeypatch.setenv("NASSCOUT_HOME", str(tmp_path / "home"))
+    npz = _own_npz(tmp_path / "own.npz")
+    store = tmp_path / "own.h5"
+    TrainingBenchmark(f"npz:{npz}", tiny(2), store=store).query([CELL], dataset=f"npz:{npz}")
+    b = registry.load_benchmark(f"train:npz:{npz}::{store}")
+    assert b.dataset_name == f"npz:{npz.resolve()}" and b.preset == tiny(2) and b.path == store
+    code, _, err = nasscout(
+        capsys, "run", "--benchmark", f"train:npz:{npz}::{store}", "--dataset", f"npz:{npz}",
+        "--strategy", "rs", "--budget-queries", "3", "--seeds", "1", "--jobs", "1", "-q",
+        "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = (tmp_path / "run" / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 and len(b.cells) >= 3  # three cells trained on your images
+    default = open_training_benchmark(f"train:npz:{npz}:cpu-mini")
+    assert default.path.parent == tmp_path / "home" / "runs"
+    assert default.path.name.startswith("npz-own-") and default.path.name.endswith(
+        "-cpu-mini-e20.h5"
+    )
+    for spec, match in (
+        ("train:npz", "cannot read 'train:npz'; accepted: train:DATASET"),
+        (f"train:npz:{tmp_path / 'none.npz'}", "none.npz' does not exist"),
+    ):
+        with pytest.raises(NasscoutError, match=match) as exc:
+            open_training_benchmark(spec)
+        assert "\n" not in str(exc.value)
+
+
 def test_default_store_starts_from_the_committed_data(tmp_path, monkeypatch):
     from surrogate.tabular import TabularBenchmark
     from surrogate.training.benchmark import COMMITTED, open_training_benchmark

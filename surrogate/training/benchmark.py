@@ -9,9 +9,10 @@ a few training steps), which is all a budget check needs. ``best`` is the best c
 code scanning "all cells" of a benchmark sees), so a search on real training measures regret against the
 cells the store knows; a store must hold at least one run before a search starts.
 
-``train:DATASET[:PRESET[:STORE]]`` names one: the default store is
-``$NASSCOUT_HOME/runs/DATASET-PRESET-eE.h5``, started from the committed ``datasets/nb201-fmnist-mini.h5``
-when it was made with the same recipe, so its cells are answered without training.
+``train:DATASET[:PRESET[:STORE]]`` names one (DATASET may be ``npz:PATH``, your own images): the default
+store is ``$NASSCOUT_HOME/runs/DATASET-PRESET-eE.h5`` (``npz-STEM-SHA8`` for your file), started from the
+committed ``datasets/nb201-fmnist-mini.h5`` when it was made with the same recipe, so its cells are answered
+without training.
 """
 
 from __future__ import annotations
@@ -356,10 +357,17 @@ def _probe_seconds_per_mflop(dataset: str, preset: Preset, steps: int = 3) -> fl
 def open_training_benchmark(spec: str) -> TrainingBenchmark:
     """``train:DATASET[:PRESET[:STORE]]`` -> a TrainingBenchmark (see the module docstring)."""
     from surrogate.sources import nasscout_home
+    from surrogate.training.userdata import is_user_dataset, user_dataset_sha256
 
     parts = spec.split(":", 3)
-    if len(parts) < 2 or parts[0] != "train" or not parts[1]:
-        raise NasscoutError(f"cannot read {spec!r}; accepted: train:DATASET[:PRESET[:STORE.h5]]")
+    if len(parts) > 2 and parts[1] == "npz":  # your own images: train:npz:PATH[:PRESET[:STORE]]
+        head, *rest = spec.split(":", 5)[2:]
+        parts = ["train", f"npz:{head}", *rest]
+    if len(parts) < 2 or parts[0] != "train" or not parts[1] or parts[1] == "npz":
+        raise NasscoutError(
+            f"cannot read {spec!r}; accepted: train:DATASET[:PRESET[:STORE.h5]] (DATASET may be "
+            "npz:PATH)"
+        )
     dataset = canonical_dataset(parts[1])
     named = parts[2] if len(parts) > 2 and parts[2] else None
     preset = get_preset(named or "cpu-mini")
@@ -372,7 +380,10 @@ def open_training_benchmark(spec: str) -> TrainingBenchmark:
             if named is None or named == recorded.preset.name:
                 preset = recorded.preset
     else:
-        store = nasscout_home() / "runs" / f"{dataset}-{preset.name}-e{preset.epochs}.h5"
+        name = dataset
+        if is_user_dataset(dataset):  # a file name without the path's slashes, tied to the content
+            name = f"npz-{Path(dataset[4:]).stem}-{user_dataset_sha256(dataset)[:8]}"
+        store = nasscout_home() / "runs" / f"{name}-{preset.name}-e{preset.epochs}.h5"
         seed_file = COMMITTED.get((dataset, preset.name))
         if not store.exists() and seed_file is not None and seed_file.exists():
             if file_settings(seed_file) == make_settings(dataset, preset):
