@@ -8,7 +8,8 @@ ranks candidates by their consensus until it has trained ``min_fit`` cells, then
 Stop: at each checkpoint epoch k a training's first k validation accuracies go to a learning-curve
 extrapolator (default Domhan et al.'s parametric ensemble fitted by MAP/Laplace, ``fast``; any of
 ``predictors.curves``, fitted on the finished trainings with ``--early-stop-fit``); the training stops when
-P(final > best final so far) < threshold. ``median`` is Vizier's median rule over the finished trainings' running averages.
+P(final > best final so far) < threshold. ``median`` is Vizier's median rule over the finished trainings'
+running averages.
 """
 
 from __future__ import annotations
@@ -89,15 +90,15 @@ class StopRule:
             return out | {"reason": "trained to the end"}
         if not self.finished:
             return out | {"reason": f"continue at epoch {k}: no finished training to compare with"}
+        values = np.full((1, self.epochs), np.nan)
+        values[0, :k] = curve
+        if not np.isfinite(values[0, :k]).all():
+            return out | {"stop": True, "reason": f"stopped at epoch {k}: the curve is not finite"}
         if len(self.finished) < self.min_completed:
             return out | {
                 "reason": f"continue at epoch {k}: {len(self.finished)} of {self.min_completed} "
                 "finished trainings before any stop"
             }
-        values = np.full((1, self.epochs), np.nan)
-        values[0, :k] = curve
-        if not np.isfinite(values[0, :k]).all():
-            return out | {"stop": True, "reason": f"stopped at epoch {k}: the curve is not finite"}
         if self.rule == "median":
             done = np.array(self.finished)
             running = np.cumsum(done, axis=1) / np.arange(1, self.epochs + 1)
