@@ -8,7 +8,9 @@ Every cell's seed-mean ``valid_acc`` curve is trained in each of ``--orders`` se
 time as one worker trains them; at the search's checkpoint epochs the rule decides (and, ``NAME/fit``,
 learns from every finished curve, as ``--early-stop-fit``). Printed per rule: the saving in epochs
 (all trained to the end / what the rule trained), the regret of the final pick (best final of all minus
-the best final among finished trainings; points) and how often the best cell finished.
+the best final among finished trainings; points) and how often the best cell finished. ``--calibrate-folds
+2`` searches each half of the cells with the rule calibrated from the start on the other half's curves (as
+``--early-stop-calibration`` does with an earlier study's store); figures are then per half.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--thresholds", default="0.05,0.01,0.001")
     ap.add_argument("--checkpoints", default="0.25,0.5,0.75")
     ap.add_argument("--min-completed", type=int, default=None, help="default: the rule's own")
+    ap.add_argument(
+        "--calibrate-folds",
+        type=int,
+        default=0,
+        help="k >= 2: split the cells in k folds; search each fold in turn, the rule calibrated from the "
+        "start on the other folds' complete curves (--early-stop-calibration with an earlier study)",
+    )
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -53,33 +62,36 @@ def main(argv: list[str] | None = None) -> None:
         f"{checks}; best final {finals.max():.2f}"
     )
     print(f"{'rule':<28} {'epochs':>7} {'regret':>7} {'best':>6} {'stopped':>8} {'s/order':>8}")
-    for spec, thr in itertools.product(
-        args.rules.split(","), map(float, args.thresholds.split(","))
-    ):
+    k = max(1, args.calibrate_folds)
+    fold = np.random.default_rng(args.seed).permutation(n) % k  # each cell's fold
+    rules = itertools.product(args.rules.split(","), map(float, args.thresholds.split(",")))
+    for spec, thr in rules:
         name, _, fit = spec.partition("/")
-        used, regret, kept, stopped = [], [], [], []
+        used, total, regret, kept, stopped = [], [], [], [], []
         t0 = time.perf_counter()
-        for order in orders:
+        for order, f in itertools.product(orders, range(k)):
+            mine = order[fold[order] == f]  # the fold searched, in this order
             rule = StopRule(
                 "domhan", thr, T, seed=args.seed, extrapolator=name, fit=fit == "fit",
-                min_completed=args.min_completed,
+                min_completed=args.min_completed, calibration=curves[fold != f] if k > 1 else None,
             )  # fmt: skip
             epochs, done = 0, []
-            for i in order:
-                k = next(
-                    (k for k in checks if rule.decide(list(curves[i, :k]))["stop"]), T
+            for i in mine:
+                e = next(
+                    (e for e in checks if rule.decide(list(curves[i, :e]))["stop"]), T
                 )  # the first checkpoint where the rule stops it, else the end
-                epochs += k
-                if k == T:
+                epochs += e
+                if e == T:
                     rule.learn(list(curves[i]))
                     done.append(i)
             used.append(epochs)
-            regret.append(finals.max() - finals[done].max())
-            kept.append(int(np.argmax(finals)) in done)
-            stopped.append(n - len(done))
-        secs = (time.perf_counter() - t0) / len(orders)
+            total.append(len(mine) * T)
+            regret.append(finals[mine].max() - finals[done].max())
+            kept.append(int(mine[np.argmax(finals[mine])]) in done)
+            stopped.append(len(mine) - len(done))
+        secs = (time.perf_counter() - t0) / len(used)
         print(
-            f"{spec + f' p<{thr:g}':<28} {n * T / np.mean(used):6.2f}x {np.mean(regret):7.3f} "
+            f"{spec + f' p<{thr:g}':<28} {np.sum(total) / np.sum(used):6.2f}x {np.mean(regret):7.3f} "
             f"{100 * np.mean(kept):5.0f}% {np.mean(stopped):8.1f} {secs:8.2f}",
             flush=True,
         )

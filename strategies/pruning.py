@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -262,6 +263,41 @@ def check_benchmark(config: EarlyStop, benchmark: Any, dataset: str) -> None:
             f"--early-stop-min-epochs {config.min_epochs} is invalid for {top}-epoch trainings; accepted: "
             f"1..{top - 1}"
         )
+
+
+def calibration_curves(path: str | Path, dataset: str, epochs: int) -> np.ndarray:
+    """The complete ``valid_acc`` curves (one row per training, ``epochs`` long) of a table or run store:
+    an earlier study's trainings that calibrate a fitted extrapolator from a search's first decision
+    (``--early-stop-calibration``), instead of waiting for the search's own trainings to finish."""
+    from surrogate.errors import DataError
+    from surrogate.tabular import TabularBenchmark
+
+    flag = "--early-stop-calibration"
+    accepted = f"accepted: a table or run store (.h5) with {epochs}-epoch valid_acc curves"
+    if not Path(path).is_file():
+        raise NasscoutError(f"{flag} {str(path)!r} does not exist; {accepted}")
+    try:
+        bench = TabularBenchmark.open(path)
+    except DataError as exc:
+        raise NasscoutError(f"{flag} {str(path)!r}: {exc}; {accepted}") from None
+    names = tuple(bench.datasets)
+    ds = dataset if dataset in names else names[0] if len(names) == 1 else None
+    if ds is None:
+        raise NasscoutError(
+            f"{flag} {str(path)!r} holds {', '.join(names)}, not {dataset}; {accepted} of one dataset"
+        )
+    if epochs not in bench.fidelities_for(ds) or "valid_acc" not in bench.curve_metrics(ds, epochs):
+        raise NasscoutError(
+            f"{flag} {str(path)!r} has no {epochs}-epoch valid_acc curves for {ds}; {accepted}"
+        )
+    curves = CurveTable(bench, ds, epochs).curves.reshape(-1, epochs)
+    curves = curves[np.isfinite(curves).all(axis=1)]
+    if len(curves) < FIT_FLOOR:
+        raise NasscoutError(
+            f"{flag} {str(path)!r} holds {len(curves)} complete {epochs}-epoch curves for {ds}; "
+            f"{accepted}, at least {FIT_FLOOR}"
+        )
+    return curves
 
 
 # ---- the decision rules, vectorised (shared by the runner and benchmarks/bench_early_stop.py) ---------------

@@ -216,7 +216,7 @@ def test_search_with_a_fitted_extrapolator_records_it_and_keeps_its_warm_up(tmp_
     s = json.loads((out / "summary.json").read_text())
     assert s["early_stop"] | {"checkpoints": None} == {
         "rule": "domhan", "threshold": 0.5, "extrapolator": "best", "fit": True, "min_completed": 3,
-        "checkpoints": None,
+        "calibration": None, "checkpoints": None,
     }  # fmt: skip
     assert json.loads((out / "meta.json").read_text())["options"]["extrapolator"] == "best"
     ended = [t for t in s["trials"] if t["status"] in ("finished", "stopped")]
@@ -225,6 +225,57 @@ def test_search_with_a_fitted_extrapolator_records_it_and_keeps_its_warm_up(tmp_
     )  # one worker: in order
     code, _, err = nasscout(capsys, *BASE, "--budget-epochs", "24", "--out", out, "--resume")
     assert code == 2 and "--early-stop-extrapolator 'fast' differs from the search's 'best'" in err
+
+
+def test_a_calibration_from_an_earlier_study_acts_from_the_first_finished_training():
+    """--early-stop-calibration: the fit starts from another study's complete curves, so there is no
+    warm-up; here the mini set's other cells calibrate decisions on 30 of its cells."""
+    from surrogate.tabular import TabularBenchmark
+
+    bench = TabularBenchmark.open(ROOT / "datasets" / "nb201-fmnist-mini.h5")
+    curves = bench.curves(bench.cells_for("fashion-mnist"), dataset="fashion-mnist", fidelity=20)
+    order = np.argsort(curves[:, -1])
+    judged = np.concatenate([order[:20], order[-2:]])
+    other = np.delete(curves, judged, axis=0)  # the earlier study: the 178 other cells
+    rule = StopRule("domhan", 0.01, 20, seed=0, extrapolator="best", calibration=other)
+    assert rule.fit and rule.min_completed == 1
+    rule.learn(list(curves[order[-2]]))  # the search's first finished training: the second best
+    worst = [rule.decide(list(curves[i, :10])) for i in order[:20]]
+    best = rule.decide(list(curves[order[-1], :10]))
+    assert sum(d["stop"] for d in worst) >= 10 and not best["stop"] and best["p_better"] > 0.01
+    assert not any("before any stop" in d["reason"] for d in [*worst, best])
+    uncalibrated = StopRule("domhan", 0.01, 20, seed=0, extrapolator="best")
+    uncalibrated.learn(list(curves[order[-2]]))
+    assert not any(uncalibrated.decide(list(curves[i, :10]))["stop"] for i in order[:20])
+
+
+def test_search_calibrated_on_an_earlier_store_records_it_and_refuses_a_changed_one(
+    tmp_path, capsys
+):
+    store = tmp_path / "earlier.h5"
+    for cell in (1000, 6111, 9930):  # an earlier study: three 4-epoch trainings of the same recipe
+        code, _, err = nasscout(
+            capsys, "train", "--arch", str(cell), "--dataset", "fashion-mnist", "--epochs", str(T),
+            *SETS, "--store", store,
+        )  # fmt: skip
+        assert code == 0, err
+    out = tmp_path / "cal"
+    cal = ["--early-stop-extrapolator", "best", "--early-stop-calibration", str(store)]
+    code, _, err = nasscout(capsys, *BASE, "--budget-epochs", "12", *cal, "--out", out, "--quiet")
+    assert code == 0, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["early_stop"]["calibration"] == str(store.resolve()) and s["early_stop"]["fit"] is True
+    meta = json.loads((out / "meta.json").read_text())["options"]
+    assert meta["calibration"] == str(store.resolve()) and len(meta["calibration_sha256"]) == 64
+    reasons = [t["reason"] or "" for t in s["trials"]]
+    assert not any("before any stop" in r for r in reasons)
+    code, _, err = nasscout(
+        capsys, "train", "--arch", "7154", "--dataset", "fashion-mnist", "--epochs", str(T), *SETS,
+        "--store", store,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = nasscout(capsys, *BASE, "--budget-epochs", "12", *cal, "--out", out, "--resume")
+    assert code == 2 and "--early-stop-calibration (the file's content)" in err
 
 
 # ---- bad input: one line, exit code 2, nothing written or lost ------------------------------------------------
@@ -253,6 +304,18 @@ def test_search_with_a_fitted_extrapolator_records_it_and_keeps_its_warm_up(tmp_
         (
             ["--budget-epochs", "8", "--early-stop-fit", "--early-stop-min-completed", "2"],
             "--early-stop-min-completed 2 is invalid with --early-stop-fit",
+        ),
+        (
+            ["--budget-epochs", "8", "--early-stop-calibration", "datasets/nb201-fmnist-mini.h5"],
+            "has no 4-epoch valid_acc curves for fashion-mnist",
+        ),
+        (
+            ["--budget-epochs", "8", "--early-stop", "median", "--early-stop-calibration", "x.h5"],
+            "--early-stop median has none; accepted: --early-stop domhan",
+        ),
+        (
+            ["--budget-epochs", "8", "--early-stop-calibration", "missing.h5"],
+            "--early-stop-calibration 'missing.h5' does not exist",
         ),
         (
             ["--budget-epochs", "8", "--dask-scheduler", "tcp://127.0.0.1:1"],

@@ -139,6 +139,13 @@ def _prepare_folder(out: Path, opts: Any, resume: bool) -> dict[str, Any] | None
 @click.option("--early-stop-threshold", type=float, default=0.05, show_default=True)
 @extrapolator_flags("1, 10 with --early-stop-fit")
 @click.option(
+    "--early-stop-calibration",
+    default=None,
+    metavar="FILE.h5",
+    help="domhan: calibrate the extrapolator from the start on the complete curves of an earlier study "
+    "(a table or a search's runs.h5 with the same schedule); implies --early-stop-fit.",
+)
+@click.option(
     "--checkpoints",
     default="0.25,0.5,0.75",
     show_default=True,
@@ -169,6 +176,7 @@ def search(**kw: Any) -> None:
             extrapolator=kw["early_stop_extrapolator"],
             fit=kw["early_stop_fit"],
             min_completed=kw["early_stop_min_completed"],
+            calibration=kw["early_stop_calibration"],
             checkpoints=parse_checkpoints(kw["checkpoints"]),
             workers=kw["workers"],
             dask_scheduler=kw["dask_scheduler"],

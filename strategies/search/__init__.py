@@ -26,6 +26,7 @@ Layout of a search directory (``--out DIR``); every file is replaced atomically:
      "best": null | {"trial", "cell", "arch", "valid_acc", "test_acc", "params_m", "flops_m",
                      "curve" (valid_acc per epoch), "test_curve"},
      "early_stop": {"rule", "threshold", "extrapolator", "fit", "min_completed" (null: the default),
+                    "calibration" (null or the store whose curves calibrate the fit),
                     "checkpoints" (epochs where a training may be stopped)},
      "prior": null | "nb201:cifar10" ...,
      "trials": [{"trial", "cell", "arch", "status" ("queued" | "training" | "finished" | "stopped" |

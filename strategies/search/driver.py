@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from strategies.base import Observation, SearchContext
+from strategies.pruning import calibration_curves
 from strategies.search.options import TRAIN_SEED, SearchOptions
 from strategies.search.screen import StopRule, screen_tables
 from strategies.search.state import EventLog, SearchState, write_summary
@@ -102,6 +103,9 @@ class Search:
             extrapolator=opts.extrapolator,
             fit=opts.fit,
             min_completed=opts.min_completed,
+            calibration=None
+            if opts.calibration is None
+            else calibration_curves(opts.calibration, opts.dataset, self.T),
         )
         ctx = SearchContext(
             fidelities=(self.T,), n_workers=opts.workers, dataset=opts.dataset, benchmark=None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from surrogate.errors import NasscoutError
@@ -33,6 +34,8 @@ FLAGS = {
     "extrapolator": "--early-stop-extrapolator",
     "fit": "--early-stop-fit",
     "min_completed": "--early-stop-min-completed",
+    "calibration": "--early-stop-calibration",
+    "calibration_sha256": "--early-stop-calibration (the file's content)",
     "overrides": "--set",
 }
 
@@ -50,6 +53,12 @@ class SearchOptions:
     extrapolator: str = "fast"  # domhan: a predictors.curves name
     fit: bool = False  # domhan: fit the extrapolator on the finished trainings
     min_completed: int | None = None  # finished trainings before any stop (None: 1, or 10 with fit)
+    calibration: str | None = (
+        None  # an earlier study's store whose complete curves calibrate the fit
+    )
+    calibration_sha256: str | None = (
+        None  # its content (filled by check_options; a resume compares it)
+    )
     checkpoints: tuple[float, ...] = DEFAULT_CHECKPOINTS
     workers: int = 1
     dask_scheduler: str | None = None
@@ -165,12 +174,20 @@ def check_options(opts: SearchOptions) -> SearchOptions:
         )
     from strategies.pruning import make_early_stop
 
+    if opts.calibration is not None and opts.early_stop != "domhan":
+        raise NasscoutError(
+            f"--early-stop-calibration calibrates an extrapolator; --early-stop {opts.early_stop} has none; "
+            "accepted: --early-stop domhan"
+        )
+    fit = (
+        bool(opts.fit) or opts.calibration is not None
+    )  # a calibration is a fit made before the first
     # the extrapolator, the fit and the warm-up are checked as `nasscout run` checks them (same flags)
     make_early_stop(
         opts.early_stop,
         threshold=opts.threshold,
         extrapolator=opts.extrapolator,
-        fit=opts.fit,
+        fit=fit,
         min_completed=opts.min_completed,
     )
     prior = str(opts.prior).strip()
@@ -186,6 +203,15 @@ def check_options(opts: SearchOptions) -> SearchOptions:
     epochs = preset.epochs if opts.epochs is None else opts.epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not 2 <= epochs <= 1000:
         raise NasscoutError(f"--epochs {opts.epochs!r} is invalid; accepted: an integer in 2..1000")
+    calibration, sha = None, None
+    if opts.calibration is not None:
+        import hashlib
+
+        from strategies.pruning import calibration_curves
+
+        curves = calibration_curves(opts.calibration, ds, epochs)  # one line if none is usable
+        calibration = str(Path(opts.calibration).resolve())
+        sha = hashlib.sha256(curves.astype("<f8").tobytes()).hexdigest()  # what the decisions read
     from surrogate.training.trainer import check_device
 
     check_device(opts.device)
@@ -199,8 +225,10 @@ def check_options(opts: SearchOptions) -> SearchOptions:
         early_stop=opts.early_stop,
         threshold=float(opts.threshold),
         extrapolator=str(opts.extrapolator),
-        fit=bool(opts.fit) and opts.early_stop == "domhan",
+        fit=fit and opts.early_stop == "domhan",
         min_completed=None if opts.min_completed is None else int(opts.min_completed),
+        calibration=calibration,
+        calibration_sha256=sha,
         checkpoints=tuple(opts.checkpoints),
         workers=opts.workers,
         dask_scheduler=opts.dask_scheduler,

@@ -48,8 +48,10 @@ class StopRule:
     """Decides at a checkpoint whether a training goes on; learns from every finished training.
 
     ``extrapolator`` names a ``predictors.curves`` extrapolator for ``domhan``; with ``fit`` it is fitted on
-    the finished trainings' complete curves (refitted as they come). ``min_completed`` finished trainings
-    come before any stop (default 1; ``strategies.pruning.MIN_FIT`` with ``fit``, as ``nasscout run``)."""
+    the finished trainings' complete curves (refitted as they come), after ``calibration`` (an earlier
+    study's complete curves, ``--early-stop-calibration``; it implies ``fit``). ``min_completed`` finished
+    trainings come before any stop (default 1; ``strategies.pruning.MIN_FIT`` with ``fit`` and no
+    calibration, as ``nasscout run``)."""
 
     def __init__(
         self,
@@ -61,16 +63,20 @@ class StopRule:
         extrapolator: str = "fast",
         fit: bool = False,
         min_completed: int | None = None,
+        calibration: np.ndarray | None = None,
     ) -> None:
         from strategies.pruning import MIN_FIT
 
         self.rule, self.threshold, self.epochs, self.seed = rule, threshold, epochs, seed
-        self.extrapolator, self.fit = extrapolator, bool(fit)
-        default = MIN_FIT if self.fit else 1
+        self.calibration = (
+            None if calibration is None else np.asarray(calibration, dtype=np.float64)
+        )
+        self.extrapolator, self.fit = extrapolator, bool(fit) or self.calibration is not None
+        default = MIN_FIT if self.fit and self.calibration is None else 1
         self.min_completed = max(1, default if min_completed is None else int(min_completed))
         self.finished: list[np.ndarray] = []  # complete valid_acc curves
         self._extrapolator: Any = None
-        self._fitted_on = 0
+        self._fitted_on, self._fitted = 0, False
 
     @property
     def best(self) -> float:
@@ -116,9 +122,11 @@ class StopRule:
         if self._extrapolator is None:
             self._extrapolator = make_extrapolator(self.extrapolator, seed=self.seed)
         finished = [c for c in self.finished if np.isfinite(c).all()]
-        if self.fit and len(finished) != self._fitted_on:  # calibrate on every finished training
-            self._extrapolator.fit(Curves(np.clip(np.array(finished), 0.0, 100.0)))
-            self._fitted_on = len(finished)
+        if self.fit and (len(finished) != self._fitted_on or not self._fitted):
+            # calibrate on every finished training, after the earlier study's curves (if any)
+            known = [*(() if self.calibration is None else self.calibration), *finished]
+            self._extrapolator.fit(Curves(np.clip(np.array(known), 0.0, 100.0)))
+            self._fitted_on, self._fitted = len(finished), True
         pred = self._extrapolator.predict(Curves(np.clip(values, 0.0, 100.0)), self.epochs)
         mean, p = float(pred.mean[0]), float(pred.prob_above(self.best)[0])
         stop = p < self.threshold

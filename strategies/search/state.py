@@ -169,6 +169,7 @@ class SearchState:
                 "extrapolator": opts.extrapolator,
                 "fit": opts.fit,
                 "min_completed": opts.min_completed,
+                "calibration": opts.calibration,
                 "checkpoints": opts.checkpoint_epochs(),
             },
             "prior": None if opts.prior == "none" else opts.prior,
