@@ -182,14 +182,18 @@ def check_options(opts: SearchOptions) -> SearchOptions:
     fit = (
         bool(opts.fit) or opts.calibration is not None
     )  # a calibration is a fit made before the first
-    # the extrapolator, the fit and the warm-up are checked as `nasscout run` checks them (same flags)
+    # the extrapolator, the fit and the warm-up are checked as `nasscout run` checks them (same flags); a
+    # calibration brings its own curves, so the fit's floor on the warm-up does not apply to it
+    calibrated = opts.calibration is not None
     make_early_stop(
         opts.early_stop,
         threshold=opts.threshold,
         extrapolator=opts.extrapolator,
         fit=fit,
-        min_completed=opts.min_completed,
+        min_completed=None if calibrated else opts.min_completed,
     )
+    if calibrated:
+        make_early_stop("median", min_completed=opts.min_completed)  # an integer >= 0, or None
     prior = str(opts.prior).strip()
     if prior == "auto":  # your own data: NB201 CIFAR-10 (the most general of NB201's three)
         prior = DEFAULT_PRIOR.get(ds, "nb201:cifar10")
