@@ -40,6 +40,13 @@ def main(argv: list[str] | None = None) -> None:
         help="k >= 2: split the cells in k folds; search each fold in turn, the rule calibrated from the "
         "start on the other folds' complete curves (--early-stop-calibration with an earlier study)",
     )
+    ap.add_argument(
+        "--observe",
+        choices=("mean", "seed"),
+        default="mean",
+        help="the curve a training shows: its cell's seed-mean, or one seed's (drawn per order and "
+        "cell), as a real search sees; regret is measured on the seed-mean finals either way",
+    )
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -52,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     bench = TabularBenchmark.open(args.table)
     ds = bench.datasets[0]
     table = CurveTable(bench, ds, max(bench.fidelities_for(ds)))
-    curves = table.mean[~np.isnan(table.mean).any(axis=1)]
+    ok = ~np.isnan(table.mean).any(axis=1)
+    curves, per_seed = table.mean[ok], table.curves[ok]  # (n, T), (n, seeds, T)
+    present = [np.flatnonzero(~np.isnan(c).any(axis=1)) for c in per_seed]
     n, T = curves.shape
     finals = curves[:, -1]
     checks = sorted({max(1, math.ceil(float(f) * T)) for f in args.checkpoints.split(",")} - {T})
@@ -69,20 +78,29 @@ def main(argv: list[str] | None = None) -> None:
         name, _, fit = spec.partition("/")
         used, total, regret, kept, stopped = [], [], [], [], []
         t0 = time.perf_counter()
-        for order, f in itertools.product(orders, range(k)):
+        for o, (order, f) in enumerate(itertools.product(orders, range(k))):
             mine = order[fold[order] == f]  # the fold searched, in this order
+            seen = curves
+            if args.observe == "seed":  # each training shows one of its cell's seeds
+                pick = np.random.default_rng([args.seed, o]).random(n)
+                cols = [p[int(u * len(p))] for p, u in zip(present, pick)]
+                seen = per_seed[np.arange(n), cols]
+            other = (
+                per_seed[fold != f].reshape(-1, T) if args.observe == "seed" else curves[fold != f]
+            )
+            other = other[np.isfinite(other).all(axis=1)]
             rule = StopRule(
                 "domhan", thr, T, seed=args.seed, extrapolator=name, fit=fit == "fit",
-                min_completed=args.min_completed, calibration=curves[fold != f] if k > 1 else None,
+                min_completed=args.min_completed, calibration=other if k > 1 else None,
             )  # fmt: skip
             epochs, done = 0, []
             for i in mine:
                 e = next(
-                    (e for e in checks if rule.decide(list(curves[i, :e]))["stop"]), T
+                    (e for e in checks if rule.decide(list(seen[i, :e]))["stop"]), T
                 )  # the first checkpoint where the rule stops it, else the end
                 epochs += e
                 if e == T:
-                    rule.learn(list(curves[i]))
+                    rule.learn(list(seen[i]))
                     done.append(i)
             used.append(epochs)
             total.append(len(mine) * T)
