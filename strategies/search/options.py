@@ -53,12 +53,10 @@ class SearchOptions:
     extrapolator: str = "fast"  # domhan: a predictors.curves name
     fit: bool = False  # domhan: fit the extrapolator on the finished trainings
     min_completed: int | None = None  # finished trainings before any stop (None: 1, or 10 with fit)
-    calibration: str | None = (
-        None  # an earlier study's store whose complete curves calibrate the fit
-    )
-    calibration_sha256: str | None = (
-        None  # its content (filled by check_options; a resume compares it)
-    )
+    # an earlier study's store whose complete curves calibrate the fit, and the SHA-256 of those curves
+    # (filled by check_options; a resume compares it)
+    calibration: str | None = None
+    calibration_sha256: str | None = None
     checkpoints: tuple[float, ...] = DEFAULT_CHECKPOINTS
     workers: int = 1
     dask_scheduler: str | None = None
@@ -179,12 +177,10 @@ def check_options(opts: SearchOptions) -> SearchOptions:
             f"--early-stop-calibration calibrates an extrapolator; --early-stop {opts.early_stop} has none; "
             "accepted: --early-stop domhan"
         )
-    fit = (
-        bool(opts.fit) or opts.calibration is not None
-    )  # a calibration is a fit made before the first
+    calibrated = opts.calibration is not None
+    fit = bool(opts.fit) or calibrated  # a calibration is a fit made before the first training
     # the extrapolator, the fit and the warm-up are checked as `nasscout run` checks them (same flags); a
     # calibration brings its own curves, so the fit's floor on the warm-up does not apply to it
-    calibrated = opts.calibration is not None
     make_early_stop(
         opts.early_stop,
         threshold=opts.threshold,
@@ -208,7 +204,7 @@ def check_options(opts: SearchOptions) -> SearchOptions:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not 2 <= epochs <= 1000:
         raise NasscoutError(f"--epochs {opts.epochs!r} is invalid; accepted: an integer in 2..1000")
     calibration, sha = None, None
-    if opts.calibration is not None:
+    if calibrated:
         import hashlib
 
         from strategies.pruning import calibration_curves
